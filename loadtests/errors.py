@@ -1,0 +1,30 @@
+"""The harness's exception tree: each error maps to an exit code of the run contract."""
+
+from __future__ import annotations
+
+EXIT_PASS = 0
+EXIT_FAIL = 1
+EXIT_CANNOT_JUDGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class HarnessError(Exception):
+    """Base of the harness's own errors; the message says what, where and what to do."""
+
+    exit_code = EXIT_CANNOT_JUDGE
+
+
+class ScenarioError(HarnessError):
+    """A scenario file or override is invalid (file, field and problem in the message)."""
+
+
+class TargetUnreachable(HarnessError):
+    """The target did not answer its health check before the load."""
+
+
+class StackError(HarnessError):
+    """The embedded stack (stand-in, Prometheus) could not be started."""
+
+
+class OutputError(HarnessError):
+    """The output folder cannot be written."""

@@ -1,0 +1,227 @@
+"""Scenario model: YAML files plus CLI overrides become one validated, frozen Scenario."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from analysis.schema import VERDICT_METRICS
+from analysis.targets import Target, TargetSyntaxError
+from loadtests.errors import ScenarioError
+
+_DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(ms|us|h|m|s)")
+_DURATION_UNITS_S = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration_s(value: Any) -> float:
+    """Read ``90``, ``"90s"``, ``"1m30s"``, ``"500ms"`` or ``"2h"`` as seconds (float, >= 0)."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as '60s', '1m30s' or '500ms', got a bool")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str):
+        text = value.strip().replace(" ", "")
+        parts = _DURATION_RE.findall(text)
+        if not text or "".join(n + u for n, u in parts) != text:
+            raise ValueError(f"cannot read duration {value!r}; use forms like '60s', '1m30s', '500ms'")
+        seconds = sum(float(n) * _DURATION_UNITS_S[u] for n, u in parts)
+    else:
+        raise ValueError(f"expected a duration such as '60s', got {type(value).__name__}")
+    if seconds < 0:
+        raise ValueError(f"a duration cannot be negative ({value!r})")
+    return seconds
+
+
+Seconds = Annotated[float, BeforeValidator(parse_duration_s)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Stage(_Model):
+    """One stretch of the arrival schedule: the rate moves linearly from ``start_rps`` to ``rate_rps``."""
+
+    duration: Seconds = Field(gt=0)
+    rate_rps: float = Field(ge=0)
+    start_rps: float | None = Field(default=None, ge=0)
+    judge: bool = True
+
+
+class Load(_Model):
+    rate_rps: float = Field(default=1000.0, gt=0, le=1_000_000)
+    ramp: Seconds = 10.0
+    duration: Seconds = Field(default=60.0, gt=0)
+    stages: tuple[Stage, ...] = ()
+    arrival: Literal["uniform", "poisson", "gamma"] = "uniform"
+    burstiness: float = Field(default=1.0, gt=0, le=100)
+    max_concurrency: int = Field(default=1000, ge=1, le=100_000)
+    timeout: Seconds = Field(default=10.0, gt=0)
+    workers: int = Field(default=0, ge=0, le=64)
+    seed: int = 1
+
+    def resolved_stages(self) -> tuple[Stage, ...]:
+        """The schedule as stages: explicit ones, else a ramp from 0 (not judged) then steady."""
+        if self.stages:
+            return self.stages
+        steady = Stage(duration=self.duration, rate_rps=self.rate_rps, judge=True)
+        if self.ramp <= 0:
+            return (steady,)
+        ramp = Stage(duration=self.ramp, start_rps=0.0, rate_rps=self.rate_rps, judge=False)
+        return (ramp, steady)
+
+
+class ChatSpec(_Model):
+    models: dict[str, float] = Field(default_factory=lambda: {"gpt-4o-mini": 1.0})
+    prompt_pool: int = Field(default=200, ge=1, le=10_000_000)
+    repeat_rate: float = Field(default=0.5, ge=0, le=1)
+    prompt_words: tuple[int, int] = (8, 64)
+    max_tokens: int = Field(default=64, ge=1, le=100_000)
+    stream: bool = False
+
+    @field_validator("models")
+    @classmethod
+    def _weights(cls, value: dict[str, float]) -> dict[str, float]:
+        if not value:
+            raise ValueError("needs at least one model")
+        if any(w < 0 for w in value.values()) or sum(value.values()) <= 0:
+            raise ValueError("model weights must be >= 0 and not all zero")
+        return value
+
+
+class RequestKind(_Model):
+    kind: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$")
+    weight: float = Field(gt=0)
+    method: Literal["GET", "POST"] = "GET"
+    path: str = Field(pattern=r"^/")
+    chat: ChatSpec | None = None
+
+    @model_validator(mode="after")
+    def _chat_needs_post(self) -> RequestKind:
+        if self.chat is not None and self.method != "POST":
+            raise ValueError("a chat request kind must use method POST")
+        return self
+
+
+class UpstreamLatency(_Model):
+    """Simulated provider latency of the stand-in on a cache miss."""
+
+    distribution: Literal["constant", "uniform", "exponential", "lognormal"] = "lognormal"
+    median_ms: float = Field(default=3.0, ge=0, le=60_000)
+    sigma: float = Field(default=0.4, ge=0, le=5)
+
+
+class StandIn(_Model):
+    upstream: UpstreamLatency = UpstreamLatency()
+    cache: bool = True
+    cache_max_entries: int = Field(default=100_000, ge=0)
+    completion_tokens: int = Field(default=32, ge=1, le=100_000)
+
+
+class TargetSpec(_Model):
+    host: str | None = None
+    prometheus: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("host", "prometheus")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError(f"expected a URL such as http://127.0.0.1:8080, got {value!r}")
+        return value.rstrip("/") if value else value
+
+
+def _check_target(value: Any) -> str:
+    try:
+        return Target.parse(value).text
+    except TargetSyntaxError as exc:
+        raise ValueError(str(exc)) from None
+
+
+TargetText = Annotated[str, BeforeValidator(_check_target)]
+
+
+class Scenario(_Model):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,60}$")
+    description: str = ""
+    target: TargetSpec = TargetSpec()
+    load: Load = Load()
+    requests: tuple[RequestKind, ...] = Field(min_length=1)
+    stand_in: StandIn = StandIn()
+    targets: dict[str, TargetText] = Field(default_factory=dict)
+
+    @field_validator("targets")
+    @classmethod
+    def _known_metrics(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - set(VERDICT_METRICS))
+        if unknown:
+            raise ValueError(f"unknown metric(s) {unknown}; known: {list(VERDICT_METRICS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _unique_kinds(self) -> Scenario:
+        kinds = [r.kind for r in self.requests]
+        if len(set(kinds)) != len(kinds):
+            raise ValueError(f"request kinds must be unique, got {kinds}")
+        return self
+
+    def parsed_targets(self) -> dict[str, Target]:
+        return {metric: Target.parse(text) for metric, text in self.targets.items()}
+
+    def to_yaml(self) -> str:
+        """The resolved scenario as YAML, with header values (secrets) removed."""
+        data = self.model_dump(mode="json")
+        data["target"]["headers"] = {k: "<redacted>" for k in data["target"]["headers"]}
+        return yaml.safe_dump(data, sort_keys=False)
+
+
+def _set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
+    node = data
+    keys = dotted.split(".")
+    for key in keys[:-1]:
+        node = node.setdefault(key, {})
+    node[keys[-1]] = value
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(p) for p in loc) or "(top level)"
+
+
+def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> Scenario:
+    """Read a scenario file, apply ``overrides`` (dotted keys), validate; raise ScenarioError."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError(f"{path}: scenario file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"{path}: cannot read scenario file: {exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{path}: expected a mapping at the top level")
+    for dotted, value in (overrides or {}).items():
+        if value is not None:
+            _set_path(data, dotted, value)
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        problems = [f"{path}: field '{_location(e['loc'])}': {e['msg']}" for e in exc.errors()]
+        raise ScenarioError("\n".join(problems)) from None
+
+
+__all__ = ["Load", "RequestKind", "Scenario", "Stage", "load_scenario", "parse_duration_s"]
