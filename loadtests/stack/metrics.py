@@ -1,0 +1,102 @@
+"""The stand-in's Prometheus metrics, on a registry of its own, with a cheap per-request hook."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from prometheus_client import (
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    ProcessCollector,
+    generate_latest,
+)
+
+__all__ = ["DURATION_BUCKETS_S", "AgentMetrics"]
+
+DURATION_BUCKETS_S = (
+    0.0005,
+    0.001,
+    0.0025,
+    0.005,
+    0.01,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+    10.0,
+)
+# Model names come from clients; past this many distinct ones they are counted as "other" so a
+# misbehaving client cannot grow the series without bound.
+MAX_MODEL_LABELS = 64
+
+
+class AgentMetrics:
+    """Counters, histogram and gauges of the Edge-Agent's metric names, plus process metrics."""
+
+    def __init__(self, registry: CollectorRegistry, *, max_model_labels: int = MAX_MODEL_LABELS):
+        self.registry = registry
+        self._requests = Counter(
+            "edge_agent_requests",
+            "Requests answered, by model, HTTP status and route.",
+            ["model", "status", "path"],
+            registry=registry,
+        )
+        self._duration_s = Histogram(
+            "edge_agent_request_duration_seconds",
+            "Time from a complete request to its response, by route.",
+            ["path"],
+            buckets=DURATION_BUCKETS_S,
+            registry=registry,
+        )
+        self.cache_hits = Counter(
+            "edge_agent_cache_hits", "Chat completions answered from the cache.", registry=registry
+        )
+        self.cache_misses = Counter(
+            "edge_agent_cache_misses", "Chat completions sent upstream.", registry=registry
+        )
+        self._cache_entries = Gauge(
+            "edge_agent_cache_entries", "Responses held in the cache.", registry=registry
+        )
+        ProcessCollector(registry=registry)
+        self._max_model_labels = max_model_labels
+        self._models: set[str] = set()
+        # Label lookups cost more than the increments; keep the children per label set.
+        self._children: dict[tuple[str, int, str], tuple[Counter, Histogram]] = {}
+
+    def track_cache_entries(self, size: Callable[[], int]) -> None:
+        """Report ``size()`` as the cache-entries gauge at each scrape."""
+        self._cache_entries.set_function(lambda: float(size()))
+
+    def observe(self, model: str, status: int, path: str, duration_s: float) -> None:
+        """Count one answered request and record how long it took."""
+        key = (model, status, path)
+        children = self._children.get(key)
+        if children is None:
+            children = self._children_for(key)
+        children[0].inc()
+        children[1].observe(duration_s)
+
+    def _children_for(self, key: tuple[str, int, str]) -> tuple[Counter, Histogram]:
+        model, status, path = key
+        admitted = model in self._models or len(self._models) < self._max_model_labels
+        if admitted:
+            self._models.add(model)
+        children = (
+            self._requests.labels(
+                model=model if admitted else "other", status=str(status), path=path
+            ),
+            self._duration_s.labels(path=path),
+        )
+        if admitted:
+            self._children[key] = children
+        return children
+
+    def render(self) -> bytes:
+        """The registry in the Prometheus text exposition format."""
+        return generate_latest(self.registry)

@@ -1,0 +1,114 @@
+"""OpenAI chat-completions wire format: request validation, cache keys and response bodies."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = ["ChatRequest", "error_body", "parse_chat_request", "render_completion"]
+
+_FILLER_WORDS = ("the", "edge", "agent", "answers", "from", "its", "stand-in", "upstream")
+_CHARS_PER_TOKEN = 4
+_TOKENS_PER_MESSAGE = 4
+
+
+@dataclass(frozen=True, slots=True)
+class ChatRequest:
+    """The fields of a chat-completion request that the stand-in acts on."""
+
+    model: str
+    messages: list[Any]
+    max_tokens: int | None
+    stream: bool
+
+    def cache_key(self) -> str:
+        """Key of the response cache: model, max_tokens and the canonical JSON of the messages."""
+        messages = json.dumps(
+            self.messages, sort_keys=True, separators=(",", ":"), ensure_ascii=False
+        )
+        return f"{self.model}\x00{self.max_tokens}\x00{messages}"
+
+
+def parse_chat_request(body: bytes) -> ChatRequest | str:
+    """Validate a request body; return the request, or the message of the 400 to answer."""
+    try:
+        data = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        return f"request body is not valid JSON: {exc}"
+    if not isinstance(data, dict):
+        return "request body must be a JSON object"
+    model = data.get("model")
+    if not isinstance(model, str) or not model:
+        return "'model' is required and must be a non-empty string"
+    messages = data.get("messages")
+    if not isinstance(messages, list) or not messages:
+        return "'messages' is required and must be a non-empty array"
+    for index, message in enumerate(messages):
+        if not isinstance(message, dict) or not isinstance(message.get("role"), str):
+            return f"messages[{index}] must be an object with a string 'role'"
+        if not isinstance(message.get("content"), str | list | None):
+            return f"messages[{index}].content must be a string, an array or null"
+    max_tokens = data.get("max_tokens", data.get("max_completion_tokens"))
+    if max_tokens is not None and (
+        isinstance(max_tokens, bool) or not isinstance(max_tokens, int) or max_tokens < 1
+    ):
+        return "'max_tokens' must be a positive integer"
+    stream = data.get("stream", False)
+    if not isinstance(stream, bool):
+        return "'stream' must be a boolean"
+    return ChatRequest(model, messages, max_tokens, stream)
+
+
+def _prompt_tokens(messages: list[Any]) -> int:
+    # A rough tokenizer stand-in: about four characters per token plus a per-message overhead.
+    chars = 0
+    for message in messages:
+        content = message.get("content")
+        if isinstance(content, str):
+            chars += len(content)
+        elif isinstance(content, list):
+            for part in content:
+                if isinstance(part, dict) and isinstance(part.get("text"), str):
+                    chars += len(part["text"])
+    return chars // _CHARS_PER_TOKEN + _TOKENS_PER_MESSAGE * len(messages)
+
+
+def render_completion(
+    request: ChatRequest, *, completion_tokens: int, completion_id: str, created_s: int
+) -> bytes:
+    """Serialise a chat.completion answering ``request`` with a filler text of n tokens."""
+    if request.max_tokens is not None:
+        completion_tokens = min(completion_tokens, request.max_tokens)
+    words = _FILLER_WORDS
+    content = " ".join(words[i % len(words)] for i in range(completion_tokens))
+    prompt_tokens = _prompt_tokens(request.messages)
+    return json.dumps(
+        {
+            "id": completion_id,
+            "object": "chat.completion",
+            "created": created_s,
+            "model": request.model,
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": content},
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": {
+                "prompt_tokens": prompt_tokens,
+                "completion_tokens": completion_tokens,
+                "total_tokens": prompt_tokens + completion_tokens,
+            },
+        },
+        separators=(",", ":"),
+    ).encode()
+
+
+def error_body(message: str, error_type: str = "invalid_request_error") -> bytes:
+    """Serialise an OpenAI-style error object."""
+    return json.dumps(
+        {"error": {"message": message, "type": error_type, "param": None, "code": None}},
+        separators=(",", ":"),
+    ).encode()

@@ -1,0 +1,88 @@
+"""Chat-completion request validation, cache keys and response bodies."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from loadtests.stack.openai_api import (
+    ChatRequest,
+    error_body,
+    parse_chat_request,
+    render_completion,
+)
+
+MESSAGES = [{"role": "user", "content": "What is the capital of France?"}]
+
+
+def _parse(payload: object) -> ChatRequest:
+    parsed = parse_chat_request(json.dumps(payload).encode())
+    assert isinstance(parsed, ChatRequest), parsed
+    return parsed
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        (b"{not json", "not valid JSON"),
+        (b"\xff\xfe", "not valid JSON"),
+        (b"[1, 2]", "JSON object"),
+        (b'{"messages": [{"role": "user", "content": "x"}]}', "'model' is required"),
+        (b'{"model": "m"}', "'messages' is required"),
+        (b'{"model": "m", "messages": []}', "'messages' is required"),
+        (b'{"model": "m", "messages": ["hi"]}', "messages[0]"),
+        (b'{"model": "m", "messages": [{"role": "user", "content": 5}]}', "messages[0].content"),
+        (b'{"model": "m", "messages": [{"role": "u"}], "max_tokens": 0}', "max_tokens"),
+        (b'{"model": "m", "messages": [{"role": "u"}], "max_tokens": true}', "max_tokens"),
+        (b'{"model": "m", "messages": [{"role": "u"}], "stream": "yes"}', "'stream'"),
+    ],
+)
+def test_invalid_requests_explain_the_problem(body: bytes, message: str) -> None:
+    problem = parse_chat_request(body)
+    assert isinstance(problem, str)
+    assert message in problem
+
+
+def test_cache_key_ignores_key_order_and_other_fields_but_not_max_tokens() -> None:
+    base = _parse({"model": "m", "messages": MESSAGES, "max_tokens": 8})
+    reordered = _parse(
+        {
+            "temperature": 0.3,
+            "max_tokens": 8,
+            "messages": [{"content": MESSAGES[0]["content"], "role": "user"}],
+            "model": "m",
+        }
+    )
+    assert base.cache_key() == reordered.cache_key()
+    assert base.cache_key() != _parse({"model": "m", "messages": MESSAGES}).cache_key()
+    assert (
+        base.cache_key()
+        != _parse({"model": "n", "messages": MESSAGES, "max_tokens": 8}).cache_key()
+    )
+
+
+def test_completion_is_an_openai_chat_completion_capped_by_max_tokens() -> None:
+    request = _parse({"model": "gpt-4o", "messages": MESSAGES, "max_tokens": 5})
+    body = json.loads(
+        render_completion(request, completion_tokens=32, completion_id="chatcmpl-1", created_s=1700)
+    )
+    assert body["object"] == "chat.completion"
+    assert (body["id"], body["created"], body["model"]) == ("chatcmpl-1", 1700, "gpt-4o")
+    choice = body["choices"][0]
+    assert choice["message"]["role"] == "assistant"
+    assert len(choice["message"]["content"].split()) == 5
+    assert choice["finish_reason"] == "stop"
+    usage = body["usage"]
+    assert usage["completion_tokens"] == 5
+    assert usage["prompt_tokens"] > 0
+    assert usage["total_tokens"] == usage["prompt_tokens"] + 5
+
+
+def test_error_body_is_openai_shaped() -> None:
+    assert json.loads(error_body("bad"))["error"] == {
+        "message": "bad",
+        "type": "invalid_request_error",
+        "param": None,
+        "code": None,
+    }
