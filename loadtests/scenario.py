@@ -35,7 +35,9 @@ def parse_duration_s(value: Any) -> float:
         text = value.strip().replace(" ", "")
         parts = _DURATION_RE.findall(text)
         if not text or "".join(n + u for n, u in parts) != text:
-            raise ValueError(f"cannot read duration {value!r}; use forms like '60s', '1m30s', '500ms'")
+            raise ValueError(
+                f"cannot read duration {value!r}; use forms like '60s', '1m30s', '500ms'"
+            )
         seconds = sum(float(n) * _DURATION_UNITS_S[u] for n, u in parts)
     else:
         raise ValueError(f"expected a duration such as '60s', got {type(value).__name__}")
@@ -52,7 +54,7 @@ class _Model(BaseModel):
 
 
 class Stage(_Model):
-    """One stretch of the arrival schedule: the rate moves linearly from ``start_rps`` to ``rate_rps``."""
+    """A stretch of the schedule; the rate moves linearly from ``start_rps`` to ``rate_rps``."""
 
     duration: Seconds = Field(gt=0)
     rate_rps: float = Field(ge=0)
@@ -177,6 +179,17 @@ class Scenario(_Model):
             raise ValueError(f"request kinds must be unique, got {kinds}")
         return self
 
+    def rescaled_rate_target(self, old_rate_rps: float) -> Scenario:
+        """Scale a range target on the rate from ``old_rate_rps`` to this scenario's rate."""
+        rate_target = self.parsed_targets().get("request_rate_rps")
+        if rate_target is None or rate_target.op != "range" or old_rate_rps == self.load.rate_rps:
+            return self
+        factor = self.load.rate_rps / old_rate_rps
+        data = self.model_dump(mode="json")
+        low, high = rate_target.value * factor, rate_target.high * factor
+        data["targets"]["request_rate_rps"] = f"{low:g}..{high:g}"
+        return Scenario.model_validate(data)
+
     def parsed_targets(self) -> dict[str, Target]:
         return {metric: Target.parse(text) for metric, text in self.targets.items()}
 
@@ -214,11 +227,15 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
         raise ScenarioError(f"{path}: not valid YAML: {exc}") from None
     if not isinstance(data, dict):
         raise ScenarioError(f"{path}: expected a mapping at the top level")
+    written_rate = (data.get("load") or {}).get("rate_rps")
     for dotted, value in (overrides or {}).items():
         if value is not None:
             _set_path(data, dotted, value)
     try:
-        return Scenario.model_validate(data)
+        scenario = Scenario.model_validate(data)
+        if isinstance(written_rate, int | float) and written_rate > 0:
+            scenario = scenario.rescaled_rate_target(float(written_rate))
+        return scenario
     except ValidationError as exc:
         problems = [f"{path}: field '{_location(e['loc'])}': {e['msg']}" for e in exc.errors()]
         raise ScenarioError("\n".join(problems)) from None

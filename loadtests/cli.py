@@ -1,0 +1,83 @@
+"""The `edgeperf` command: parse, validate, call. Exits 0 pass, 1 fail, 2 cannot judge, 130."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from loadtests.errors import EXIT_CANNOT_JUDGE, EXIT_INTERRUPTED, HarnessError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="edgeperf", description="Performance harness for the LLM Edge-Agent."
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+    run = sub.add_parser("run", help="run a scenario and judge it")
+    run.add_argument("scenario", type=Path, help="scenario YAML file (see scenarios/)")
+    run.add_argument("--host", help="target base URL; default: the embedded stand-in stack")
+    run.add_argument("--prometheus", help="Prometheus URL for server-side series")
+    run.add_argument("--rate", type=float, help="override load.rate_rps (req/s)")
+    run.add_argument("--duration", help="override load.duration, the steady part (e.g. 20s)")
+    run.add_argument("--ramp", help="override load.ramp (e.g. 5s)")
+    run.add_argument("--workers", type=int, help="local Locust worker processes (0: in-process)")
+    run.add_argument("--out", type=Path, default=Path("reports"), help="where run folders go")
+    run.add_argument("--quiet", action="store_true", help="no progress line")
+    analyze = sub.add_parser("analyze", help="re-analyse a run directory and rewrite its report")
+    analyze.add_argument("run_dir", type=Path)
+    return parser
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, object]:
+    return {
+        "target.host": args.host,
+        "target.prometheus": args.prometheus,
+        "load.rate_rps": args.rate,
+        "load.duration": args.duration,
+        "load.ramp": args.ramp,
+        "load.workers": args.workers,
+    }
+
+
+def _run(args: argparse.Namespace) -> int:
+    # Locust's gevent must patch the standard library before anything opens sockets or ssl.
+    from gevent import monkey
+
+    monkey.patch_all()
+    from loadtests.run import RunOptions, execute
+    from loadtests.scenario import load_scenario
+
+    scenario = load_scenario(args.scenario, _overrides(args))
+    return execute(RunOptions(scenario=scenario, out_root=args.out, quiet=args.quiet))
+
+
+def _analyze(args: argparse.Namespace) -> int:
+    from analysis.api import analyze_run, format_verdict_table, write_outputs
+
+    analysis = analyze_run(args.run_dir)
+    write_outputs(args.run_dir, analysis)
+    print(format_verdict_table(analysis.summary))
+    print(f"report: {args.run_dir / 'index.html'}")
+    return analysis.exit_code
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "run":
+            return _run(args)
+        return _analyze(args)
+    except HarnessError as exc:
+        print(f"edgeperf: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except ValueError as exc:  # the analysis' RunDirError and other input errors
+        print(f"edgeperf: error: {exc}", file=sys.stderr)
+        return EXIT_CANNOT_JUDGE
+    except KeyboardInterrupt:
+        print("edgeperf: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":
+    sys.exit(main())
