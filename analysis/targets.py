@@ -31,7 +31,8 @@ def _number(text: str, suffix: str) -> float:
     key = suffix.lower()
     if key not in _SIZE_SUFFIXES:
         raise TargetSyntaxError(
-            f"unknown unit suffix {suffix!r}; use a plain number or one of KB, MB, GB, KiB, MiB, GiB"
+            f"unknown unit suffix {suffix!r}; "
+            "use a plain number or one of KB, MB, GB, KiB, MiB, GiB"
         )
     return float(text) * _SIZE_SUFFIXES[key]
 

@@ -1,0 +1,242 @@
+"""Client-side measurements from request samples: the judged window, exact percentiles, rates.
+
+All functions are pure. Percentiles are nearest-rank (the same as numpy's ``inverted_cdf``) on
+raw microsecond samples, reported in milliseconds (µs / 1000). A value that cannot be computed is
+NaN together with a reason, never 0.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+US_PER_MS = 1000.0
+US_PER_S = 1_000_000
+MAX_CATEGORIES = 20  # breakdowns (errors, kinds, models) list at most this many entries
+
+QUANTILES: dict[str, Fraction] = {
+    "p50": Fraction(1, 2),
+    "p90": Fraction(9, 10),
+    "p95": Fraction(19, 20),
+    "p99": Fraction(99, 100),
+    "p999": Fraction(999, 1000),
+    "max": Fraction(1),
+}
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One measurement: ``value`` is NaN when it cannot be computed, and ``reason`` says why."""
+
+    value: float
+    source: str = ""
+    reason: str = ""
+
+    @property
+    def ok(self) -> bool:
+        return not math.isnan(self.value)
+
+
+@dataclass(frozen=True)
+class Window:
+    """The judged (steady) window: rows with ``start_us <= intended_us < end_us``."""
+
+    start_us: int
+    end_us: int
+    source: str
+
+    @property
+    def duration_s(self) -> float:
+        return (self.end_us - self.start_us) / US_PER_S
+
+
+@dataclass(frozen=True)
+class Percentiles:
+    """Nearest-rank percentiles of ``count`` values, in milliseconds (NaN when count is 0)."""
+
+    count: int = 0
+    values_ms: dict[str, float] = field(default_factory=dict)
+
+    def get(self, name: str) -> float:
+        return self.values_ms.get(name, math.nan)
+
+    def as_dict(self) -> dict[str, float]:
+        return {name: self.get(name) for name in QUANTILES}
+
+
+@dataclass(frozen=True)
+class ClientMeasurements:
+    """What the request samples say about the judged window (and a few whole-run counts)."""
+
+    window: Window | None
+    requests: int
+    requests_sent: int
+    errors: int
+    requests_total: int
+    rate_rps: Measured
+    error_ratio: Measured
+    response: Percentiles
+    service: Percentiles
+    lag: Percentiles
+    reason: str = ""
+    errors_by_class: dict[str, int] = field(default_factory=dict)
+    by_kind: dict[str, dict[str, Any]] = field(default_factory=dict)
+    models: dict[str, int] = field(default_factory=dict)
+    cache: dict[str, int] = field(default_factory=dict)
+    bytes_received: int = 0
+    negative_service: int = 0
+
+
+def nearest_rank_index(counts: np.ndarray | int, q: Fraction) -> np.ndarray:
+    """0-based index of the nearest-rank ``q`` quantile in sorted groups of ``counts`` (>= 1).
+
+    Integer arithmetic (rank = ceil(q * n)) so that, e.g., p99 of 1000 values is exactly the 990th.
+    """
+    counts = np.asarray(counts, dtype=np.int64)
+    rank = (q.numerator * counts + q.denominator - 1) // q.denominator
+    return np.maximum(rank, 1) - 1
+
+
+def percentiles_ms(sorted_us: np.ndarray, names: tuple[str, ...] = tuple(QUANTILES)) -> Percentiles:
+    """Nearest-rank percentiles of an ascending int64 µs array, in ms."""
+    n = len(sorted_us)
+    if n == 0:
+        return Percentiles(0, {name: math.nan for name in names})
+    values = {
+        name: float(sorted_us[int(nearest_rank_index(n, QUANTILES[name]))]) / US_PER_MS
+        for name in names
+    }
+    return Percentiles(n, values)
+
+
+def judged_window(metadata: dict[str, Any], samples: pd.DataFrame) -> Window | None:
+    """The steady window from metadata (judge window, judged stages, load window), else samples."""
+    load = metadata.get("load") or {}
+    start, end = load.get("judge_start_us"), load.get("judge_end_us")
+    source = "metadata load.judge_start_us..judge_end_us"
+    judged = [s for s in load.get("stages") or [] if s.get("judge", True)]
+    if (start is None or end is None) and judged and all("start_us" in s for s in judged):
+        start = min(s["start_us"] for s in judged)
+        end = max(s.get("end_us") or start for s in judged)
+        source = "judged stages in metadata"
+    if start is None or end is None:
+        start, end = load.get("start_us"), load.get("end_us")
+        source = "whole load window (metadata has no judged window)"
+    if (start is None or end is None) and len(samples):
+        intended = samples["intended_us"].to_numpy()
+        start, end = int(intended.min()), int(intended.max()) + 1
+        source = "all samples (metadata has no load window)"
+    if start is None or end is None or end <= start:
+        return None
+    load_end = load.get("end_us")
+    if load_end is not None and start < load_end < end:
+        end, source = load_end, source + ", cut at the load's end"
+    return Window(int(start), int(end), source)
+
+
+def category_counts(column: pd.Series, mask: np.ndarray, skip_empty: bool = True) -> dict[str, int]:
+    """Counts of a categorical column's values where ``mask``, largest first, at most 20."""
+    codes = column.cat.codes.to_numpy()[mask]
+    counts = np.bincount(codes[codes >= 0], minlength=len(column.cat.categories))
+    pairs = [
+        (str(cat), int(n))
+        for cat, n in zip(column.cat.categories, counts, strict=True)
+        if n and not (skip_empty and cat == "")
+    ]
+    pairs.sort(key=lambda pair: (-pair[1], pair[0]))
+    return dict(pairs[:MAX_CATEGORIES])
+
+
+def failed_mask(samples: pd.DataFrame) -> np.ndarray:
+    """True where the request failed (its ``error`` is not empty)."""
+    error = samples["error"]
+    categories = error.cat.categories
+    codes = error.cat.codes.to_numpy()
+    ok_code = categories.get_loc("") if "" in categories else -2
+    return np.asarray(codes != ok_code)
+
+
+def _by_kind(
+    samples: pd.DataFrame, mask: np.ndarray, failed: np.ndarray
+) -> dict[str, dict[str, Any]]:
+    kinds = category_counts(samples["kind"], mask, skip_empty=False)
+    codes = samples["kind"].cat.codes.to_numpy()
+    response = samples["response_us"].to_numpy()
+    out: dict[str, dict[str, Any]] = {}
+    for kind in kinds:
+        rows = mask & (codes == samples["kind"].cat.categories.get_loc(kind))
+        pct = percentiles_ms(np.sort(response[rows]), ("p50", "p95", "p99"))
+        out[kind or "(none)"] = {
+            "requests": int(rows.sum()),
+            "errors": int((rows & failed).sum()),
+            **{f"{k}_ms": v for k, v in pct.values_ms.items()},
+        }
+    return out
+
+
+def measure_client(samples: pd.DataFrame, window: Window | None) -> ClientMeasurements:
+    """Rate, error ratio and response/service/lag percentiles of the requests in ``window``."""
+    total = len(samples)
+    empty = Percentiles(0, {name: math.nan for name in QUANTILES})
+    if total == 0 or window is None:
+        reason = "no request samples in the run directory" if total == 0 else "no load window"
+        nan = Measured(math.nan, reason=reason)
+        return ClientMeasurements(window, 0, 0, 0, total, nan, nan, empty, empty, empty, reason)
+    intended = samples["intended_us"].to_numpy()
+    sent = samples["sent_us"].to_numpy()
+    mask = (intended >= window.start_us) & (intended < window.end_us)
+    requests = int(mask.sum())
+    requests_sent = int(((sent >= window.start_us) & (sent < window.end_us)).sum())
+    failed = failed_mask(samples)
+    errors = int((mask & failed).sum())
+    rate_source = (
+        f"client samples, {requests_sent:,} requests sent in the {window.duration_s:g} s "
+        "steady window"
+    )
+    rate = Measured(requests_sent / window.duration_s, rate_source)
+    source = f"client samples, {requests:,} requests in steady window"
+    if requests == 0:
+        reason = f"no requests with intended_us in the steady window ({window.duration_s:g} s)"
+        nan = Measured(math.nan, reason=reason)
+        return ClientMeasurements(
+            window, 0, requests_sent, 0, total, rate, nan, empty, empty, empty, reason
+        )
+    service = samples["service_us"].to_numpy()[mask]
+    return ClientMeasurements(
+        window=window,
+        requests=requests,
+        requests_sent=requests_sent,
+        errors=errors,
+        requests_total=total,
+        rate_rps=rate,
+        error_ratio=Measured(errors / requests, source),
+        response=percentiles_ms(np.sort(samples["response_us"].to_numpy()[mask])),
+        service=percentiles_ms(np.sort(service)),
+        lag=percentiles_ms(np.sort(samples["lag_us"].to_numpy()[mask])),
+        errors_by_class=category_counts(samples["error"], mask),
+        by_kind=_by_kind(samples, mask, failed),
+        models=category_counts(samples["model"], mask),
+        cache=category_counts(samples["cache"], mask),
+        bytes_received=int(samples["bytes"].to_numpy()[mask].sum()),
+        negative_service=int((service < 0).sum()),
+    )
+
+
+__all__ = [
+    "QUANTILES",
+    "ClientMeasurements",
+    "Measured",
+    "Percentiles",
+    "Window",
+    "category_counts",
+    "failed_mask",
+    "judged_window",
+    "measure_client",
+    "nearest_rank_index",
+    "percentiles_ms",
+]

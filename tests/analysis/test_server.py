@@ -1,0 +1,80 @@
+"""Server measurements from Prometheus series: window, aggregation, missing data with reasons."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import pytest
+
+from analysis.measure import Window
+from analysis.server import measure_server, metric_points
+from tests.analysis.helpers import S_US, T0_US, series
+
+T0_S = T0_US / S_US
+WINDOW = Window(T0_US, T0_US + 10 * S_US, "test")
+QUERIES = (
+    {
+        "metric": "memory_bytes",
+        "source": "prometheus",
+        "query": "process_resident_memory_bytes",
+        "status": "ok",
+    },
+    {
+        "metric": "cpu_percent",
+        "source": "prometheus",
+        "query": "rate(cpu[15s]) * 100",
+        "status": "ok",
+    },
+    {"metric": "otlp_export_success", "source": "prometheus", "query": "otlp_ok", "status": "ok"},
+)
+
+
+def test_memory_max_cpu_mean_and_p95_within_the_window():
+    rows = [(T0_S - 5, "memory_bytes", 9e9), (T0_S + 15, "cpu_percent", 999.0)]
+    rows += [(T0_S + t, "memory_bytes", 100.0 + t) for t in range(0, 11, 5)]
+    rows += [
+        (T0_S + t, "cpu_percent", v) for t, v in zip(range(0, 10), range(10, 110, 10), strict=True)
+    ]
+    rows += [(T0_S + 5, "otlp_export_success", 99.0), (T0_S + 10, "otlp_export_success", 99.95)]
+    result = measure_server(series(rows), QUERIES, WINDOW)
+    assert result.memory_max_bytes.value == 110.0
+    assert result.memory_max_bytes.source == "process_resident_memory_bytes"
+    assert result.cpu_mean_percent.value == pytest.approx(55.0)
+    assert result.cpu_p95_percent.value == 100.0
+    assert result.otlp_success_percent.value == 99.95
+
+
+def test_otlp_single_instant_is_used_as_is():
+    result = measure_server(series([(T0_S + 60, "otlp_export_success", 99.99)]), QUERIES, WINDOW)
+    assert result.otlp_success_percent.value == 99.99
+    assert "instant" in result.otlp_success_percent.source
+
+
+def test_missing_series_file_gives_nan_with_reason():
+    result = measure_server(series([]), (), WINDOW, has_series=False)
+    for measured in (result.memory_max_bytes, result.cpu_mean_percent, result.otlp_success_percent):
+        assert math.isnan(measured.value)
+        assert "series.parquet" in measured.reason
+
+
+def test_failed_query_reason_names_the_error():
+    queries = ({"metric": "cpu_percent", "query": "up", "status": "error", "error": "timeout 5s"},)
+    result = measure_server(series([]), queries, WINDOW, has_series=True)
+    assert math.isnan(result.cpu_mean_percent.value)
+    assert "timeout 5s" in result.cpu_mean_percent.reason
+    assert result.cpu_mean_percent.source == "up"
+
+
+def test_points_outside_the_window_are_not_used():
+    result = measure_server(series([(T0_S + 60, "memory_bytes", 5.0)]), QUERIES, WINDOW)
+    assert math.isnan(result.memory_max_bytes.value)
+    assert "steady window" in result.memory_max_bytes.reason
+
+
+def test_label_sets_combine_and_prometheus_wins_over_process():
+    frame = series([(T0_S, "memory_bytes", 1.0), (T0_S, "memory_bytes", 2.0)])
+    frame["labels"] = ['{"pid":"1"}', '{"pid":"2"}']
+    extra = series([(T0_S, "memory_bytes", 50.0)], source="process")
+    points = metric_points(pd.concat([frame, extra], ignore_index=True), "memory_bytes")
+    assert list(points["value"]) == [3.0]
