@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import shutil
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,11 +23,9 @@ from loadtests.errors import EXIT_INTERRUPTED, TargetUnreachable
 from loadtests.plan import Plan
 from loadtests.recording import LiveStats, PartWriter
 from loadtests.scenario import Scenario
-from loadtests.stack.config import AgentConfig
-from loadtests.stack.launch import start_agent, start_prometheus
+from loadtests.stack.embedded import AGENT_JOB, start_embedded_stack
 
 SCRAPE_STEP_S = 1.0
-AGENT_JOB = "edge-agent"
 
 
 @dataclass(frozen=True)
@@ -65,23 +61,6 @@ def _progress_printer(total_s: float, quiet: bool):
     return show
 
 
-def agent_config(scenario: Scenario) -> AgentConfig:
-    """The stand-in's settings from the scenario's ``stand_in`` section, on free loopback ports."""
-    stand_in = scenario.stand_in
-    return AgentConfig(
-        host="127.0.0.1",
-        port=0,
-        metrics_port=0,
-        upstream_distribution=stand_in.upstream.distribution,
-        upstream_median_ms=stand_in.upstream.median_ms,
-        upstream_sigma=stand_in.upstream.sigma,
-        cache=stand_in.cache,
-        cache_max_entries=stand_in.cache_max_entries,
-        completion_tokens=stand_in.completion_tokens,
-        seed=scenario.load.seed,
-    )
-
-
 def check_target(base_url: str, timeout_s: float = 5.0) -> None:
     """Fail fast, before any load, when the target's /health does not answer."""
     try:
@@ -108,16 +87,12 @@ def execute(options: RunOptions) -> int:
         base_url = scenario.target.host
         prom_url = scenario.target.prometheus
         if base_url is None:
-            work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="edgeperf-")))
             _say("edgeperf: starting the embedded stand-in stack on loopback ...")
-            agent = stack.enter_context(start_agent(agent_config(scenario), work))
-            base_url = agent.url
-            stack.callback(shutil.copy, work / "agent.log", run_dir / "agent.log")
-            if prom_url is None:
-                prom = stack.enter_context(
-                    start_prometheus({AGENT_JOB: f"127.0.0.1:{agent.metrics_port}"}, work)
-                )
-                prom_url = prom.url
+            embedded = start_embedded_stack(
+                scenario, stack, run_dir, with_prometheus=prom_url is None
+            )
+            base_url = embedded.agent_url
+            prom_url = prom_url or embedded.prometheus_url
             meta.embedded = True
         else:
             check_target(base_url)
