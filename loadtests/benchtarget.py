@@ -1,8 +1,11 @@
-"""A minimal, fast HTTP target on loopback for benchmarks and tests, with an optional freeze.
+"""A minimal, fast HTTP target on loopback for benchmarks and tests, with faults on demand.
 
-``python -m loadtests.benchtarget --port 0 --ready-file F [--freeze-at S --freeze-for S]``
-answers every request with ``200 ok`` at once, except that requests arriving during the freeze
-window (seconds after start) are held until it ends, as a stalled server would hold them.
+``python -m loadtests.benchtarget --port 0 --ready-file F [--freeze-at S --freeze-for S]
+[--mode MODE]`` answers every request with ``200 ok`` at once, except that requests arriving
+during the freeze window (seconds after start) are held until it ends, as a stalled server would
+hold them. ``--mode`` makes it misbehave instead: ``status5xx`` (503), ``malformed`` (not HTTP),
+``truncated`` (the body stops short and the connection closes), ``slow`` (the body arrives
+``--slow-ms`` after the headers), ``reset`` (the connection is reset), ``hang`` (no answer).
 """
 
 from __future__ import annotations
@@ -12,15 +15,24 @@ import asyncio
 import json
 import os
 import signal
+import socket
+import struct
 import time
 from pathlib import Path
 
 _RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok"
+_UNAVAILABLE = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\n\r\nbusy"
+_MALFORMED = b"<html>this is not an HTTP response</html>\r\n\r\n"
+_TRUNCATED = b"HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\nonly ten b"
+_SLOW_HEAD = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n"
+MODES = ("ok", "status5xx", "malformed", "truncated", "slow", "reset", "hang")
 
 
 class _Protocol(asyncio.Protocol):
-    def __init__(self, freeze: tuple[float, float]) -> None:
+    def __init__(self, freeze: tuple[float, float], mode: str = "ok", slow_s: float = 0.5) -> None:
         self._freeze = freeze
+        self._mode = mode
+        self._slow_s = slow_s
         self._buf = b""
         self._transport: asyncio.Transport | None = None
 
@@ -41,20 +53,52 @@ class _Protocol(asyncio.Protocol):
             self._answer()
 
     def _answer(self) -> None:
-        assert self._transport is not None
+        transport = self._transport
+        assert transport is not None
+        if self._mode != "ok":
+            self._misbehave(transport)
+            return
         start, stop = self._freeze
         now = time.monotonic()
         if start <= now < stop:
-            asyncio.get_running_loop().call_later(stop - now, self._transport.write, _RESPONSE)
+            asyncio.get_running_loop().call_later(stop - now, transport.write, _RESPONSE)
         else:
-            self._transport.write(_RESPONSE)
+            transport.write(_RESPONSE)
+
+    def _misbehave(self, transport: asyncio.Transport) -> None:
+        mode = self._mode
+        if mode == "status5xx":
+            transport.write(_UNAVAILABLE)
+        elif mode == "malformed":
+            transport.write(_MALFORMED)
+        elif mode == "truncated":
+            transport.write(_TRUNCATED)
+            transport.close()
+        elif mode == "slow":
+            transport.write(_SLOW_HEAD)
+            asyncio.get_running_loop().call_later(self._slow_s, transport.write, b"ok")
+        elif mode == "reset":
+            sock = transport.get_extra_info("socket")
+            if sock is not None:  # linger 0: close sends RST, as a crashing peer would
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            transport.abort()
+        # "hang": read the request, never answer
 
 
-async def _serve(port: int, ready_file: Path | None, freeze_at_s: float, freeze_for_s: float):
+async def _serve(
+    port: int,
+    ready_file: Path | None,
+    freeze_at_s: float,
+    freeze_for_s: float,
+    mode: str = "ok",
+    slow_s: float = 0.5,
+):
     t0 = time.monotonic()
     freeze = (t0 + freeze_at_s, t0 + freeze_at_s + freeze_for_s) if freeze_for_s > 0 else (0, 0)
     loop = asyncio.get_running_loop()
-    server = await loop.create_server(lambda: _Protocol(freeze), "127.0.0.1", port)
+    server = await loop.create_server(
+        lambda: _Protocol(freeze, mode, slow_s), "127.0.0.1", port, reuse_address=True
+    )
     actual = server.sockets[0].getsockname()[1]
     if ready_file is not None:
         tmp = ready_file.with_suffix(".tmp")
@@ -73,8 +117,15 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ready-file", type=Path)
     parser.add_argument("--freeze-at", type=float, default=0.0, help="seconds after start")
     parser.add_argument("--freeze-for", type=float, default=0.0, help="seconds; 0: never")
+    parser.add_argument("--mode", choices=MODES, default="ok")
+    parser.add_argument("--slow-ms", type=float, default=500.0, help="body delay of mode slow")
     args = parser.parse_args(argv)
-    asyncio.run(_serve(args.port, args.ready_file, args.freeze_at, args.freeze_for))
+    asyncio.run(
+        _serve(
+            args.port, args.ready_file, args.freeze_at, args.freeze_for, args.mode,
+            args.slow_ms / 1000,
+        )
+    )  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ import gevent
 import gevent.event
 import gevent.monkey
 
-from loadtests.http1 import Http1Pool
+from loadtests.http1 import ConnectionClosed, Http1Pool, HttpProtocolError
 from loadtests.mix import RequestMix
 from loadtests.pacing import Schedule
 from loadtests.recording import COLUMNS, Columns
@@ -78,10 +78,13 @@ def classify_error(exc: BaseException) -> str:
         return "connection refused"
     if isinstance(exc, ConnectionResetError | BrokenPipeError):
         return "connection reset"
+    if isinstance(exc, ConnectionClosed):
+        return "connection closed"
+    if isinstance(exc, HttpProtocolError | ValueError | UnicodeDecodeError):
+        return "malformed response"
     if isinstance(exc, socket.gaierror):
         return "dns"
-    name = type(exc).__name__
-    return "connection closed" if "Closed" in name else name
+    return type(exc).__name__
 
 
 class OpenModelGenerator:

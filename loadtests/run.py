@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import socket
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -61,19 +63,28 @@ def _progress_printer(total_s: float, quiet: bool):
     return show
 
 
-def check_target(base_url: str, timeout_s: float = 5.0) -> None:
-    """Fail fast, before any load, when the target's /health does not answer."""
+def check_target(base_url: str, timeout_s: float = 5.0) -> list[str]:
+    """Fail fast, before any load, when nothing accepts connections at the target.
+
+    A target that accepts connections but answers /health badly (5xx, garbage, nothing) is
+    measured, not refused: that is what a performance run is for. Returns notes about it.
+    """
+    parts = urlsplit(base_url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
     try:
-        response = httpx.get(f"{base_url}/health", timeout=timeout_s)
-    except httpx.HTTPError as exc:
+        socket.create_connection((parts.hostname or "127.0.0.1", port), timeout=timeout_s).close()
+    except OSError as exc:
         raise TargetUnreachable(
-            f"target {base_url} is not reachable ({type(exc).__name__}: {exc}); no load was sent. "
-            "Check --host, or leave it out to use the embedded stand-in."
+            f"target {base_url} is not reachable ({exc.strerror or type(exc).__name__}); "
+            "no load was sent. Check --host, or leave it out to use the embedded stand-in."
         ) from None
-    if response.status_code >= 500:
-        raise TargetUnreachable(
-            f"target {base_url}/health answered {response.status_code}; no load was sent"
-        )
+    try:
+        response = httpx.get(f"{base_url}/health", timeout=min(timeout_s, 2.0))
+    except httpx.HTTPError as exc:
+        return [f"before the load, {base_url}/health failed: {type(exc).__name__}: {exc}"[:300]]
+    if response.status_code >= 400:
+        return [f"before the load, {base_url}/health answered HTTP {response.status_code}"]
+    return []
 
 
 def execute(options: RunOptions) -> int:
@@ -95,7 +106,7 @@ def execute(options: RunOptions) -> int:
             prom_url = prom_url or embedded.prometheus_url
             meta.embedded = True
         else:
-            check_target(base_url)
+            meta.notes.extend(check_target(base_url))
         meta.target, meta.prometheus_url = base_url, prom_url
         meta.write()
         total_s = sum(s.duration for s in scenario.load.resolved_stages())

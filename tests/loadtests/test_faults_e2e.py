@@ -1,0 +1,114 @@
+"""The harness keeps its word when the target misbehaves: errors classified, schedule kept."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pandas as pd
+import pytest
+
+from tests.loadtests.conftest import (
+    only_run_dir,
+    run_cli,
+    start_bench_target,
+    stop,
+    summary_of,
+    write_scenario,
+)
+
+pytestmark = [pytest.mark.slow, pytest.mark.live]
+
+
+def _samples(run_dir) -> pd.DataFrame:
+    return pd.concat(pd.read_parquet(p) for p in (run_dir / "samples").glob("*.parquet"))
+
+
+@pytest.mark.parametrize(
+    ("mode", "error_class"),
+    [
+        ("status5xx", "HTTP 503"),
+        ("malformed", "malformed response"),
+        ("truncated", "connection closed"),
+        ("reset", "connection reset"),
+        ("hang", "timeout"),
+    ],
+)
+def test_misbehaving_target_errors_are_counted_and_classified(tmp_path, mode, error_class):
+    target = start_bench_target(tmp_path, "--mode", mode)
+    try:
+        scenario = write_scenario(tmp_path / "s.yaml", rate_rps=50, duration="2s", timeout="1s")
+        result = run_cli("run", str(scenario), "--host", target.url, "--out", str(tmp_path / "r"))
+    finally:
+        stop(target.proc)
+    assert result.returncode == 1, result.stderr  # the error-rate target fails
+    assert "Traceback" not in result.stderr
+    run_dir = only_run_dir(tmp_path / "r")
+    samples = _samples(run_dir)
+    assert len(samples) == 100  # every scheduled request was sent and recorded
+    assert set(samples["error"]) == {error_class}
+    summary = summary_of(run_dir)
+    assert summary["measurements"]["error_rate"] == 1.0
+    verdicts = {v["metric"]: v["status"] for v in summary["verdicts"]}
+    assert verdicts["error_rate"] == "FAIL"
+    if mode == "hang":  # timed out at the scenario's 1 s, measured as such
+        assert summary["measurements"]["service_time_ms"]["p50"] == pytest.approx(1000, abs=100)
+
+
+def test_slow_bodies_are_measured_not_failed(tmp_path):
+    target = start_bench_target(tmp_path, "--mode", "slow", "--slow-ms", "300")
+    try:
+        scenario = write_scenario(tmp_path / "s.yaml", rate_rps=50, duration="2s")
+        result = run_cli("run", str(scenario), "--host", target.url, "--out", str(tmp_path / "r"))
+    finally:
+        stop(target.proc)
+    run_dir = only_run_dir(tmp_path / "r")
+    samples = _samples(run_dir)
+    assert (samples["error"] == "").all()
+    first_byte_ms = (samples["ttfb_us"] - samples["sent_us"]) / 1000
+    body_ms = (samples["done_us"] - samples["ttfb_us"]) / 1000
+    assert first_byte_ms.median() < 50 and body_ms.min() > 250  # headers fast, body late
+    assert summary_of(run_dir)["measurements"]["latency_ms"]["p50"] > 290
+    assert result.returncode == 1  # P50 < 10 ms fails: the body took 300 ms
+
+
+def test_target_killed_mid_run_then_back(tmp_path):
+    target = start_bench_target(tmp_path)
+    port = target.url.rsplit(":", 1)[1]
+    scenario = write_scenario(tmp_path / "s.yaml", rate_rps=100, duration="9s")
+    import subprocess
+    import sys
+
+    from tests.loadtests.conftest import REPO
+
+    run = subprocess.Popen(
+        [sys.executable, "-m", "loadtests.cli", "run", str(scenario), "--host", target.url,
+         "--out", str(tmp_path / "r"), "--quiet"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    time.sleep(4.0)  # start-up plus about 3 s of load
+    stop(target.proc)
+    down_at = time.time()
+    time.sleep(2.5)
+    back = start_bench_target(tmp_path / ".." / tmp_path.name, "--port", port)
+    back_at = time.time()
+    try:
+        stdout, stderr = run.communicate(timeout=60)
+    finally:
+        stop(back.proc)
+    assert run.returncode == 1, stderr
+    run_dir = only_run_dir(tmp_path / "r")
+    samples = _samples(run_dir)
+    assert len(samples) == 900  # the schedule went on while the target was down
+    failed = samples[samples["error"] != ""]
+    assert set(failed["error"]) <= {"connection refused", "connection reset", "connection closed"}
+    assert (failed["error"] == "connection refused").sum() > 150
+    first_fail_s = failed["intended_us"].min() / 1e6
+    last_fail_s = failed["intended_us"].max() / 1e6
+    assert abs(first_fail_s - down_at) < 0.5 and abs(last_fail_s - back_at) < 0.5
+    ok_after = samples[(samples["intended_us"] / 1e6 > back_at + 0.2)]
+    assert len(ok_after) > 100 and (ok_after["error"] == "").all()
+    summary = summary_of(run_dir)
+    assert summary["measurements"]["errors"] == len(failed[failed["intended_us"] >= 0])
+    meta = json.loads((run_dir / "metadata.json").read_text())
+    assert meta["outcome"] == "completed"
