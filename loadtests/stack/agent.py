@@ -3,42 +3,44 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import random
 import signal
 import sys
-from collections.abc import Coroutine
 from pathlib import Path
-from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 
 from loadtests.errors import StackError
 from loadtests.stack.app import EdgeAgentApp, MetricsApp
 from loadtests.stack.config import AgentConfig, parse_agent_args
+from loadtests.stack.costs import KnownCosts
+from loadtests.stack.l2cache import L2Cache, RedisL2
 from loadtests.stack.metrics import AgentMetrics
-from loadtests.stack.server import App, ServerHandle, start_server
+from loadtests.stack.server import ServerHandle
+from loadtests.stack.serving import http_url, listen, run_loop, write_ready_file
+from loadtests.stack.telemetry import NO_TELEMETRY, RequestTelemetry, start_telemetry
 from loadtests.stack.upstream import ResponseCache, latency_sampler
 
 __all__ = ["AgentConfig", "build_app", "http_url", "main", "serve", "write_ready_file"]
 
 
-def http_url(host: str, port: int, path: str = "") -> str:
-    """``http://host:port`` + path, with brackets around IPv6 literals."""
-    netloc = f"[{host}]" if ":" in host else host
-    return f"http://{netloc}:{port}{path}"
+def build_app(
+    config: AgentConfig,
+    metrics: AgentMetrics,
+    *,
+    l2: L2Cache | None = None,
+    telemetry: RequestTelemetry = NO_TELEMETRY,
+) -> EdgeAgentApp:
+    """The API app for ``config``, reporting to ``metrics`` and ``telemetry``.
 
-
-def write_ready_file(path: Path, info: dict[str, Any]) -> None:
-    """Write ``info`` as JSON atomically: readers see no file or the whole file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(info))
-    os.replace(tmp, path)
-
-
-def build_app(config: AgentConfig, metrics: AgentMetrics) -> EdgeAgentApp:
-    """The API app for ``config``, reporting to ``metrics``."""
+    The telemetry cost's memory is allocated here and held by the app for its lifetime.
+    """
+    costs = KnownCosts(
+        capacity_rps=config.capacity_rps,
+        leak_bytes_per_request=config.leak_bytes_per_request,
+        telemetry=config.telemetry_cost(),
+    )
     return EdgeAgentApp(
         metrics=metrics,
         cache=ResponseCache(config.cache_max_entries) if config.cache else None,
@@ -49,34 +51,38 @@ def build_app(config: AgentConfig, metrics: AgentMetrics) -> EdgeAgentApp:
             random.Random(config.seed),
         ),
         completion_tokens=config.completion_tokens,
+        l2=l2,
+        telemetry=telemetry,
+        costs=costs,
+        tokens_per_s=config.stream_tokens_per_s,
+        first_token_ms=config.stream_first_token_ms,
     )
-
-
-async def _listen(app: App, host: str, port: int, what: str) -> ServerHandle:
-    try:
-        return await start_server(app, host, port)
-    except OSError as exc:
-        raise StackError(
-            f"stand-in cannot listen for {what} on {host} port {port}: {exc}; "
-            "free the port or pass 0 to pick a free one"
-        ) from exc
 
 
 async def serve(
     config: AgentConfig, ready_file: Path | None, stop: asyncio.Event | None = None
 ) -> None:
-    """Serve the API and the metrics until ``stop`` is set (or SIGTERM/SIGINT arrive)."""
+    """Serve the API and the metrics until ``stop`` is set (or SIGTERM/SIGINT arrive).
+
+    On the way out the telemetry is flushed, so a clean stop loses no spans, points or logs.
+    """
     loop = asyncio.get_running_loop()
     if stop is None:
         stop = asyncio.Event()
         for signum in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(signum, stop.set)
     metrics = AgentMetrics(CollectorRegistry(auto_describe=True))
-    api = await _listen(build_app(config, metrics), config.host, config.port, "the API")
-    servers: list[ServerHandle] = [api]
+    l2 = await RedisL2.connect(config.redis_url) if config.redis_url and config.cache else None
+    # With export off, telemetry "on" means its known cost only: the SDK never starts.
+    exporting = config.telemetry and config.telemetry_export
+    telemetry = start_telemetry(config.otlp_endpoint if exporting else None)
+    servers: list[ServerHandle] = []
     try:
+        app = build_app(config, metrics, l2=l2, telemetry=telemetry)
+        api = await listen(app, config.host, config.port, "the API")
+        servers.append(api)
         metrics_app = MetricsApp(metrics, CONTENT_TYPE_LATEST)
-        metrics_server = await _listen(metrics_app, config.host, config.metrics_port, "metrics")
+        metrics_server = await listen(metrics_app, config.host, config.metrics_port, "metrics")
         servers.append(metrics_server)
         if ready_file is not None:
             write_ready_file(
@@ -93,24 +99,18 @@ async def serve(
     finally:
         for server in servers:
             await server.close()
+        if l2 is not None:
+            await l2.close()
+        telemetry.shutdown()
         if ready_file is not None:
             ready_file.unlink(missing_ok=True)
 
 
-def _run(coro: Coroutine[Any, Any, None]) -> None:
-    try:
-        import uvloop
-    except ImportError:  # uvloop is optional (not on Windows); the default loop is just slower
-        asyncio.run(coro)
-    else:
-        uvloop.run(coro)
-
-
 def main(argv: list[str] | None = None) -> int:
-    """Parse flags and serve until SIGTERM/SIGINT; 0 on a clean stop, 1 if it cannot listen."""
+    """Parse flags and serve until SIGTERM/SIGINT; 0 on a clean stop, 1 if it cannot start."""
     config, ready_file = parse_agent_args(argv)
     try:
-        _run(serve(config, ready_file))
+        run_loop(serve(config, ready_file))
     except StackError as exc:
         print(f"edge-agent stand-in: {exc}", file=sys.stderr)
         return 1

@@ -4,19 +4,26 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import AsyncGenerator
 from dataclasses import dataclass
 from email.utils import formatdate
 
 __all__ = [
+    "LAST_CHUNK",
     "BadRequest",
     "Request",
     "RequestParser",
     "Response",
+    "StreamingResponse",
+    "encode_chunk",
     "encode_response",
+    "encode_stream_head",
 ]
 
 MAX_HEADER_BYTES = 64 * 1024
 MAX_BODY_BYTES = 1024 * 1024
+# Ends a chunked body (no trailers).
+LAST_CHUNK = b"0\r\n\r\n"
 
 REASONS = {
     200: "OK",
@@ -25,8 +32,11 @@ REASONS = {
     405: "Method Not Allowed",
     411: "Length Required",
     413: "Content Too Large",
+    415: "Unsupported Media Type",
+    429: "Too Many Requests",
     431: "Request Header Fields Too Large",
     500: "Internal Server Error",
+    503: "Service Unavailable",
     505: "HTTP Version Not Supported",
 }
 
@@ -64,6 +74,16 @@ class Response:
     status: int
     body: bytes
     content_type: str = "application/json"
+    headers: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class StreamingResponse:
+    """A response whose body is written as it is produced, one HTTP chunk per item of ``chunks``."""
+
+    status: int
+    chunks: AsyncGenerator[bytes, None]
+    content_type: str = "text/event-stream"
     headers: tuple[tuple[str, str], ...] = ()
 
 
@@ -185,7 +205,9 @@ def _parse_head(raw: bytes, max_body_bytes: int) -> _Head | BadRequest:
             return BadRequest(400, f"invalid Content-Length {length_text[:40]!r}")
         content_length = int(value)
         if content_length > max_body_bytes:
-            return BadRequest(413, f"request body of {content_length} bytes exceeds 1 MiB")
+            return BadRequest(
+                413, f"request body of {content_length} bytes exceeds {max_body_bytes} bytes"
+            )
 
     tokens = headers.get("connection", "").lower()
     keep_alive = "close" not in tokens if http11 else "keep-alive" in tokens
@@ -212,22 +234,60 @@ class _DateHeader:
 _DATE = _DateHeader()
 
 
+def _encode_head(
+    status: int,
+    content_type: str,
+    headers: tuple[tuple[str, str], ...],
+    framing: str,
+    *,
+    keep_alive: bool,
+    http11: bool,
+) -> bytes:
+    extra = "".join(f"{name}: {value}\r\n" for name, value in headers)
+    if not keep_alive:
+        extra += "Connection: close\r\n"
+    elif not http11:
+        extra += "Connection: keep-alive\r\n"
+    return (
+        f"HTTP/1.1 {status} {REASONS.get(status, 'Unknown')}\r\n"
+        f"Date: {_DATE.now()}\r\n"
+        f"Content-Type: {content_type}\r\n"
+        f"{framing}"
+        f"{extra}\r\n"
+    ).encode("latin-1")
+
+
 def encode_response(
     response: Response, *, keep_alive: bool, http11: bool = True, head_only: bool = False
 ) -> bytes:
     """Serialise ``response`` as HTTP/1.1 bytes with the framing headers for this connection."""
     body = response.body
-    extra = "".join(f"{name}: {value}\r\n" for name, value in response.headers)
-    if not keep_alive:
-        extra += "Connection: close\r\n"
-    elif not http11:
-        extra += "Connection: keep-alive\r\n"
-    status = response.status
-    head = (
-        f"HTTP/1.1 {status} {REASONS.get(status, 'Unknown')}\r\n"
-        f"Date: {_DATE.now()}\r\n"
-        f"Content-Type: {response.content_type}\r\n"
-        f"Content-Length: {len(body)}\r\n"
-        f"{extra}\r\n"
-    ).encode("latin-1")
+    head = _encode_head(
+        response.status,
+        response.content_type,
+        response.headers,
+        f"Content-Length: {len(body)}\r\n",
+        keep_alive=keep_alive,
+        http11=http11,
+    )
     return head if head_only else head + body
+
+
+def encode_stream_head(response: StreamingResponse, *, keep_alive: bool, http11: bool) -> bytes:
+    """The head of a streamed response: chunked for HTTP/1.1, else the body ends at close.
+
+    An HTTP/1.0 client cannot read chunks, so its stream is close-delimited (keep_alive ignored).
+    """
+    return _encode_head(
+        response.status,
+        response.content_type,
+        (("Cache-Control", "no-cache"), *response.headers),
+        "Transfer-Encoding: chunked\r\n" if http11 else "",
+        keep_alive=keep_alive and http11,
+        http11=http11,
+    )
+
+
+def encode_chunk(data: bytes) -> bytes:
+    """One chunk of a chunked body; ``data`` must not be empty (a 0-size chunk ends the body)."""
+    return b"%x\r\n%b\r\n" % (len(data), data)

@@ -1,8 +1,7 @@
-"""Start and stop the embedded stack's processes: the stand-in agent and Prometheus scraping it."""
+"""Start and stop the embedded stack's processes: agent, OTLP receiver, Prometheus, Redis."""
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -10,57 +9,46 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
-from typing import Any, Self
 
 import httpx
 
 import loadtests
 from loadtests.errors import StackError
 from loadtests.stack.config import AgentConfig
-from loadtests.stack.processes import Popen, free_port, log_tail, spawn, stop_process
+from loadtests.stack.otlp_config import ReceiverConfig
+from loadtests.stack.processes import (
+    Popen,
+    Stoppable,
+    died,
+    free_port,
+    log_tail,
+    spawn,
+    stop_process,
+    timed_out,
+    wait_for_health,
+    wait_for_ready_file,
+)
 from loadtests.stack.prometheus_config import render_prometheus_config
+from loadtests.stack.redis_server import RedisProcess, start_redis
 
 __all__ = [
     "AgentProcess",
     "PrometheusProcess",
+    "ReceiverProcess",
+    "RedisProcess",
     "render_prometheus_config",
     "start_agent",
+    "start_otlp_receiver",
     "start_prometheus",
+    "start_redis",
 ]
 
-POLL_S = 0.02
 PROMETHEUS_ATTEMPTS = 3
 _REPO_ROOT = Path(loadtests.__file__).resolve().parent.parent
 
 
-class _Stoppable:
-    """Context-manager support and ``stop()`` for a dataclass holding a ``_process``."""
-
-    _process: subprocess.Popen[bytes]
-
-    def stop(self) -> int:
-        """SIGTERM, wait up to 5 s, then kill; return the exit code. Safe to call twice."""
-        return stop_process(self._process)
-
-    def running(self) -> bool:
-        """Whether the process is still alive."""
-        return self._process.poll() is None
-
-    def __enter__(self) -> Self:
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        self.stop()
-
-
 @dataclass(frozen=True)
-class AgentProcess(_Stoppable):
+class AgentProcess(Stoppable):
     """A running stand-in agent and where it listens."""
 
     pid: int
@@ -73,7 +61,20 @@ class AgentProcess(_Stoppable):
 
 
 @dataclass(frozen=True)
-class PrometheusProcess(_Stoppable):
+class ReceiverProcess(Stoppable):
+    """A running OTLP receiver: ``url`` takes exports, ``metrics_url`` shows its counts."""
+
+    pid: int
+    port: int
+    metrics_port: int
+    url: str
+    metrics_url: str
+    log_path: Path
+    _process: subprocess.Popen[bytes] = field(repr=False, compare=False)
+
+
+@dataclass(frozen=True)
+class PrometheusProcess(Stoppable):
     """A running Prometheus that has scraped each of its jobs at least once."""
 
     pid: int
@@ -84,18 +85,35 @@ class PrometheusProcess(_Stoppable):
     _process: subprocess.Popen[bytes] = field(repr=False, compare=False)
 
 
-def _died(what: str, process: subprocess.Popen[bytes], log_path: Path) -> StackError:
-    return StackError(
-        f"{what} exited with code {process.returncode} before it was ready; "
-        f"last lines of {log_path}:\n{log_tail(log_path)}"
-    )
-
-
-def _timed_out(what: str, timeout_s: float, waiting_for: str, log_path: Path) -> StackError:
-    return StackError(
-        f"{what} was not ready after {timeout_s:g} s ({waiting_for}); "
-        f"last lines of {log_path}:\n{log_tail(log_path)}"
-    )
+def _start_python_server(
+    module: str,
+    args: list[str],
+    workdir: Path,
+    name: str,
+    what: str,
+    *,
+    python: str,
+    timeout_s: float,
+    popen: Popen,
+) -> tuple[subprocess.Popen[bytes], dict[str, object], Path]:
+    """Run ``python -m module args --ready-file``; once healthy, return it, its info and log."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    ready_path = workdir / f"{name}.ready.json"
+    log_path = workdir / f"{name}.log"
+    ready_path.unlink(missing_ok=True)
+    argv = [python, "-m", module, *args, "--ready-file", str(ready_path)]
+    # The package must import in the child even when the harness runs from a source checkout.
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_REPO_ROOT), env.get("PYTHONPATH")]))
+    process = spawn(popen, argv, log_path, what=what, env=env)
+    try:
+        deadline_s = time.monotonic() + timeout_s
+        info = wait_for_ready_file(process, ready_path, log_path, deadline_s, what)
+        wait_for_health(process, f"{info['url']}/health", log_path, timeout_s, what)
+    except BaseException:
+        stop_process(process)
+        raise
+    return process, info, log_path
 
 
 def start_agent(
@@ -107,32 +125,20 @@ def start_agent(
     popen: Popen = subprocess.Popen,
 ) -> AgentProcess:
     """Start ``python -m loadtests.stack.agent`` and return once its /health answers 200."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    ready_path = workdir / "agent.ready.json"
-    log_path = workdir / "agent.log"
-    ready_path.unlink(missing_ok=True)
-    argv = [
-        python,
-        "-m",
+    process, info, log_path = _start_python_server(
         "loadtests.stack.agent",
-        *config.to_args(),
-        "--ready-file",
-        str(ready_path),
-    ]
-    # The package must import in the child even when the harness runs from a source checkout.
-    env = dict(os.environ, PYTHONUNBUFFERED="1")
-    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(_REPO_ROOT), env.get("PYTHONPATH")]))
-    process = spawn(popen, argv, log_path, what="the stand-in agent", env=env)
-    try:
-        info = _wait_for_ready_file(process, ready_path, log_path, time.monotonic() + timeout_s)
-        _wait_for_health(process, info["url"] + "/health", log_path, timeout_s)
-    except BaseException:
-        stop_process(process)
-        raise
+        config.to_args(),
+        workdir,
+        "agent",
+        "the stand-in agent",
+        python=python,
+        timeout_s=timeout_s,
+        popen=popen,
+    )
     return AgentProcess(
         pid=process.pid,
-        port=int(info["port"]),
-        metrics_port=int(info["metrics_port"]),
+        port=int(str(info["port"])),
+        metrics_port=int(str(info["metrics_port"])),
         url=str(info["url"]),
         metrics_url=str(info["metrics_url"]),
         log_path=log_path,
@@ -140,41 +146,34 @@ def start_agent(
     )
 
 
-def _wait_for_ready_file(
-    process: subprocess.Popen[bytes], ready_path: Path, log_path: Path, deadline_s: float
-) -> dict[str, Any]:
-    started_s = time.monotonic()
-    while True:
-        if process.poll() is not None:
-            raise _died("the stand-in agent", process, log_path)
-        if ready_path.exists():
-            info: dict[str, Any] = json.loads(ready_path.read_text())
-            return info
-        if time.monotonic() > deadline_s:
-            waited_s = time.monotonic() - started_s
-            raise _timed_out("the stand-in agent", waited_s, f"no {ready_path}", log_path)
-        time.sleep(POLL_S)
-
-
-def _wait_for_health(
-    process: subprocess.Popen[bytes], health_url: str, log_path: Path, timeout_s: float
-) -> None:
-    deadline_s = time.monotonic() + timeout_s
-    last = "no answer yet"
-    with httpx.Client(timeout=2.0, trust_env=False) as client:
-        while True:
-            try:
-                status = client.get(health_url).status_code
-                if status == 200:
-                    return
-                last = f"{health_url} answered {status}"
-            except httpx.HTTPError as exc:
-                last = f"{health_url}: {exc!r}"
-            if process.poll() is not None:
-                raise _died("the stand-in agent", process, log_path)
-            if time.monotonic() > deadline_s:
-                raise _timed_out("the stand-in agent", timeout_s, last, log_path)
-            time.sleep(POLL_S)
+def start_otlp_receiver(
+    config: ReceiverConfig,
+    workdir: Path,
+    *,
+    python: str = sys.executable,
+    timeout_s: float = 15.0,
+    popen: Popen = subprocess.Popen,
+) -> ReceiverProcess:
+    """Start ``python -m loadtests.stack.otlp_receiver`` and return once its /health answers."""
+    process, info, log_path = _start_python_server(
+        "loadtests.stack.otlp_receiver",
+        config.to_args(),
+        workdir,
+        "otlp-receiver",
+        "the OTLP receiver",
+        python=python,
+        timeout_s=timeout_s,
+        popen=popen,
+    )
+    return ReceiverProcess(
+        pid=process.pid,
+        port=int(str(info["port"])),
+        metrics_port=int(str(info["metrics_port"])),
+        url=str(info["url"]),
+        metrics_url=str(info["metrics_url"]),
+        log_path=log_path,
+        _process=process,
+    )
 
 
 def start_prometheus(
@@ -245,7 +244,7 @@ def _wait_for_prometheus(
     with httpx.Client(base_url=url, timeout=2.0, trust_env=False) as client:
         while True:
             if process.poll() is not None:
-                raise _died("Prometheus", process, log_path)
+                raise died("Prometheus", process, log_path)
             try:
                 if not ready:
                     status = client.get("/-/ready").status_code
@@ -259,7 +258,7 @@ def _wait_for_prometheus(
             except httpx.HTTPError as exc:
                 last = f"{url}: {exc!r}"
             if time.monotonic() > deadline_s:
-                raise _timed_out("Prometheus", timeout_s, last, log_path)
+                raise timed_out("Prometheus", timeout_s, last, log_path)
             time.sleep(0.1)
 
 

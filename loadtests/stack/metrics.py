@@ -60,6 +60,16 @@ class AgentMetrics:
         self.cache_misses = Counter(
             "edge_agent_cache_misses", "Chat completions sent upstream.", registry=registry
         )
+        self.cache_l2_hits = Counter(
+            "edge_agent_cache_l2_hits",
+            "Cache hits answered from the L2 (Redis) cache; also counted in cache hits.",
+            registry=registry,
+        )
+        self.cache_l2_errors = Counter(
+            "edge_agent_cache_l2_errors",
+            "L2 (Redis) lookups or writes that failed; a failed lookup is answered as a miss.",
+            registry=registry,
+        )
         self._cache_entries = Gauge(
             "edge_agent_cache_entries", "Responses held in the cache.", registry=registry
         )

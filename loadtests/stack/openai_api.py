@@ -6,7 +6,18 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["ChatRequest", "error_body", "parse_chat_request", "render_completion"]
+__all__ = [
+    "SSE_DONE",
+    "ChatRequest",
+    "StreamEvents",
+    "error_body",
+    "parse_chat_request",
+    "render_completion",
+    "stream_events",
+]
+
+# The event that ends an OpenAI stream.
+SSE_DONE = b"data: [DONE]\n\n"
 
 _FILLER_WORDS = ("the", "edge", "agent", "answers", "from", "its", "stand-in", "upstream")
 _CHARS_PER_TOKEN = 4
@@ -104,6 +115,49 @@ def render_completion(
         },
         separators=(",", ":"),
     ).encode()
+
+
+@dataclass(frozen=True, slots=True)
+class StreamEvents:
+    """A chat.completion as server-sent chat.completion.chunk events (each ends in a blank line).
+
+    ``role`` opens the stream, ``tokens`` carry one content token each, ``stop`` has the
+    finish_reason; SSE_DONE follows it.
+    """
+
+    role: bytes
+    tokens: tuple[bytes, ...]
+    stop: bytes
+
+
+def stream_events(completion: bytes) -> StreamEvents:
+    """Split a ``render_completion`` body into stream events, one per word of its content.
+
+    The JSON is compact (``"content":"..."``, no spaces): the harness finds tokens by that text.
+    """
+    data = json.loads(completion)
+    head = json.dumps(
+        {
+            "id": data["id"],
+            "object": "chat.completion.chunk",
+            "created": data["created"],
+            "model": data["model"],
+        },
+        separators=(",", ":"),
+    )[:-1]
+
+    def event(delta: str, finish_reason: str) -> bytes:
+        choice = f'{{"index":0,"delta":{delta},"finish_reason":{finish_reason}}}'
+        return f'data: {head},"choices":[{choice}]}}\n\n'.encode()
+
+    words = data["choices"][0]["message"]["content"].split(" ")
+    # OpenAI tokens carry their leading space, so the joined deltas equal the content.
+    texts = [words[0], *(f" {word}" for word in words[1:])]
+    return StreamEvents(
+        role=event('{"role":"assistant"}', "null"),
+        tokens=tuple(event(f'{{"content":{json.dumps(text)}}}', "null") for text in texts),
+        stop=event("{}", '"stop"'),
+    )
 
 
 def error_body(message: str, error_type: str = "invalid_request_error") -> bytes:

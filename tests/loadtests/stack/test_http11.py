@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncGenerator
+
 import pytest
 
 from loadtests.stack.http11 import (
+    LAST_CHUNK,
     BadRequest,
     Request,
     RequestParser,
     Response,
+    StreamingResponse,
+    encode_chunk,
     encode_response,
+    encode_stream_head,
 )
 
 POST = (
@@ -143,3 +149,24 @@ def test_http10_keep_alive_is_announced_and_head_has_no_body() -> None:
     assert b"Connection: keep-alive\r\n" in raw
     assert b"Content-Length: 4\r\n" in raw
     assert raw.endswith(b"\r\n\r\n")
+
+
+async def _no_chunks() -> AsyncGenerator[bytes, None]:
+    yield b""
+
+
+def test_stream_head_is_chunked_for_http11_and_close_delimited_for_http10() -> None:
+    stream = StreamingResponse(200, _no_chunks(), headers=(("X-Cache-Status", "MISS"),))
+    head = encode_stream_head(stream, keep_alive=True, http11=True).decode()
+    assert head.startswith("HTTP/1.1 200 OK\r\n") and head.endswith("\r\n\r\n")
+    assert "Content-Type: text/event-stream\r\n" in head
+    assert "Transfer-Encoding: chunked\r\n" in head
+    assert "X-Cache-Status: MISS\r\n" in head
+    assert "Content-Length" not in head and "Connection" not in head
+    old = encode_stream_head(stream, keep_alive=True, http11=False).decode()
+    assert "Transfer-Encoding" not in old and "Connection: close\r\n" in old
+
+
+def test_chunks_are_hex_sized_and_the_last_one_is_empty() -> None:
+    assert encode_chunk(b"data: x\n\n" * 2) == b"12\r\ndata: x\n\ndata: x\n\n\r\n"
+    assert LAST_CHUNK == b"0\r\n\r\n"

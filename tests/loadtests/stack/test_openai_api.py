@@ -7,10 +7,12 @@ import json
 import pytest
 
 from loadtests.stack.openai_api import (
+    SSE_DONE,
     ChatRequest,
     error_body,
     parse_chat_request,
     render_completion,
+    stream_events,
 )
 
 MESSAGES = [{"role": "user", "content": "What is the capital of France?"}]
@@ -86,3 +88,26 @@ def test_error_body_is_openai_shaped() -> None:
         "param": None,
         "code": None,
     }
+
+
+def test_stream_events_are_compact_openai_chunks_one_token_each() -> None:
+    chat = ChatRequest("gpt-4o", [{"role": "user", "content": "hi"}], 3, True)
+    body = render_completion(chat, completion_tokens=10, completion_id="c-1", created_s=7)
+    events = stream_events(body)
+    assert len(events.tokens) == 3  # max_tokens caps the completion
+    chunks = [json.loads(e.removeprefix(b"data: ")) for e in (events.role, *events.tokens)]
+    for chunk in chunks:
+        assert (chunk["id"], chunk["object"], chunk["created"]) == (
+            "c-1",
+            "chat.completion.chunk",
+            7,
+        )
+        assert chunk["model"] == "gpt-4o"
+        assert chunk["choices"][0]["finish_reason"] is None
+    assert chunks[0]["choices"][0]["delta"] == {"role": "assistant"}
+    text = "".join(c["choices"][0]["delta"]["content"] for c in chunks[1:])
+    assert text == json.loads(body)["choices"][0]["message"]["content"]
+    assert all(e.endswith(b"}\n\n") and b'"content":"' in e for e in events.tokens)
+    stop = json.loads(events.stop.removeprefix(b"data: "))
+    assert stop["choices"][0] == {"index": 0, "delta": {}, "finish_reason": "stop"}
+    assert SSE_DONE == b"data: [DONE]\n\n"

@@ -1,0 +1,97 @@
+"""Costs the stand-in carries on request, so a test knows the truth: capacity, leak, telemetry."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+__all__ = ["CapacityQueue", "KnownCosts", "TelemetryCost", "spin"]
+
+
+@dataclass(frozen=True)
+class TelemetryCost:
+    """A fixed price of telemetry, charged only while telemetry is on.
+
+    ``latency_ms`` is added to every chat answer, ``cpu_us`` of CPU is spun per chat request,
+    ``memory_bytes`` are allocated (and touched) once at start and held.
+    """
+
+    latency_ms: float = 0.0
+    cpu_us: float = 0.0
+    memory_bytes: int = 0
+
+
+def spin(seconds: float, clock_s: Callable[[], float] = time.perf_counter) -> None:
+    """Burn ``seconds`` of CPU on this thread; a sleep would cost wall time but no CPU."""
+    end_s = clock_s() + seconds
+    while clock_s() < end_s:
+        pass
+
+
+class CapacityQueue:
+    """One server with a fixed service time of 1/capacity_rps, slots given in arrival order.
+
+    Below capacity a request finds the server free and waits nothing; above it the wait grows by
+    (offered − capacity)/capacity seconds every second, without bound.
+    """
+
+    __slots__ = ("_clock_s", "_next_free_s", "_service_s")
+
+    def __init__(self, capacity_rps: float, clock_s: Callable[[], float] = time.perf_counter):
+        if not capacity_rps > 0:
+            raise ValueError(f"capacity_rps must be > 0, got {capacity_rps}")
+        self._service_s = 1.0 / capacity_rps
+        self._clock_s = clock_s
+        self._next_free_s = float("-inf")
+
+    def reserve_s(self) -> float:
+        """Take the next slot; return the seconds until it starts (0 when the server is free)."""
+        now_s = self._clock_s()
+        start_s = max(now_s, self._next_free_s)
+        self._next_free_s = start_s + self._service_s
+        return start_s - now_s
+
+
+class KnownCosts:
+    """What each chat request costs beyond its answer: a leak, a CPU spin and a capacity slot.
+
+    ``latency_s`` is the telemetry latency the app adds to each chat answer.
+    """
+
+    def __init__(
+        self,
+        *,
+        capacity_rps: float | None = None,
+        leak_bytes_per_request: int = 0,
+        telemetry: TelemetryCost = TelemetryCost(),
+        clock_s: Callable[[], float] = time.perf_counter,
+    ) -> None:
+        if leak_bytes_per_request < 0:
+            raise ValueError(f"leak_bytes_per_request must be >= 0, got {leak_bytes_per_request}")
+        self.latency_s = telemetry.latency_ms / 1000.0
+        self._cpu_s = telemetry.cpu_us / 1e6
+        self._queue = CapacityQueue(capacity_rps, clock_s) if capacity_rps is not None else None
+        self._leak_bytes = leak_bytes_per_request
+        self._leaked: list[bytearray] = []
+        # bytearray(n) zero-fills, so the pages are touched and count in the RSS at once.
+        self._ballast = bytearray(telemetry.memory_bytes)
+        self._clock_s = clock_s
+
+    @property
+    def leaked_bytes(self) -> int:
+        """Bytes leaked so far (never freed while the process runs)."""
+        return len(self._leaked) * self._leak_bytes
+
+    @property
+    def held_bytes(self) -> int:
+        """Bytes held for the telemetry memory cost."""
+        return len(self._ballast)
+
+    def on_chat(self) -> float:
+        """Charge one chat request: leak, spin; return the seconds it waits for its slot."""
+        if self._leak_bytes:
+            self._leaked.append(bytearray(self._leak_bytes))
+        if self._cpu_s:
+            spin(self._cpu_s, self._clock_s)
+        return self._queue.reserve_s() if self._queue is not None else 0.0

@@ -1,0 +1,63 @@
+"""The stand-in's per-request telemetry hook: nothing when off, the OpenTelemetry SDK when on."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+__all__ = ["NO_TELEMETRY", "NoTelemetry", "RequestRecord", "RequestTelemetry", "start_telemetry"]
+
+# Seconds the agent may spend flushing spans, metrics and logs when it stops; the launchers
+# send SIGKILL 5 s after SIGTERM, so the flush has to finish well inside that.
+SHUTDOWN_FLUSH_S = 3.0
+
+
+@dataclass(frozen=True, slots=True)
+class RequestRecord:
+    """One answered request as telemetry sees it; ``cache_status``/``cache_layer`` may be ""."""
+
+    method: str
+    route: str
+    status: int
+    duration_s: float
+    model: str = ""
+    provider: str = ""
+    cache_status: str = ""
+    cache_layer: str = ""
+
+
+class RequestTelemetry(Protocol):
+    """What the app reports to: one call per answered request, one shutdown that flushes."""
+
+    def record(self, request: RequestRecord) -> None: ...
+
+    def shutdown(self, timeout_s: float = SHUTDOWN_FLUSH_S) -> None: ...
+
+
+class NoTelemetry:
+    """Telemetry off: records nothing, exports nothing, imports nothing."""
+
+    __slots__ = ()
+
+    def record(self, request: RequestRecord) -> None:
+        """Drop ``request``."""
+
+    def shutdown(self, timeout_s: float = SHUTDOWN_FLUSH_S) -> None:
+        """Nothing to flush."""
+
+
+NO_TELEMETRY = NoTelemetry()
+
+
+def start_telemetry(
+    endpoint: str | None, *, service_name: str = "edge-agent", export_interval_s: float = 5.0
+) -> RequestTelemetry:
+    """The OpenTelemetry SDK exporting OTLP/HTTP to ``endpoint``, or NO_TELEMETRY for None."""
+    if endpoint is None:
+        return NO_TELEMETRY
+    # Imported here so that an agent with telemetry off never loads the SDK.
+    from loadtests.stack.otel_sdk import OtelTelemetry
+
+    return OtelTelemetry.start(
+        endpoint, service_name=service_name, export_interval_s=export_interval_s
+    )

@@ -1,0 +1,207 @@
+"""Streamed chat completions from the stand-in subprocess, timed chunk by chunk on loopback."""
+
+from __future__ import annotations
+
+import json
+import socket
+import statistics
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from loadtests.http1 import Http1Pool, build_request
+from loadtests.sse import TokenClock
+from loadtests.stack.config import AgentConfig
+from loadtests.stack.launch import AgentProcess, start_agent
+
+pytestmark = pytest.mark.live
+
+CHAT = "/v1/chat/completions"
+UPSTREAM_MS = 30.0
+TOKENS_PER_S = 50.0
+TOKENS = 10
+INTERVAL_MS = 1000.0 / TOKENS_PER_S
+# The token span is scheduled from the first token, so it is exact but for timer slack.
+SPAN_MS = (TOKENS - 1) * INTERVAL_MS
+
+
+@pytest.fixture(scope="module")
+def streamer(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentProcess]:
+    """A caching stand-in: 30 ms upstream, 10 tokens a completion at 50 tokens/s."""
+    config = AgentConfig(
+        upstream_distribution="constant",
+        upstream_median_ms=UPSTREAM_MS,
+        completion_tokens=TOKENS,
+        stream_tokens_per_s=TOKENS_PER_S,
+    )
+    with start_agent(config, tmp_path_factory.mktemp("streamer")) as process:
+        yield process
+
+
+def _body(prompt: str, **extra: object) -> dict[str, object]:
+    messages = [{"role": "user", "content": prompt}]
+    return {"model": "gpt-4o-mini", "messages": messages, "stream": True, **extra}
+
+
+def _timed_stream(client: httpx.Client, body: dict[str, object]) -> tuple[httpx.Response, list]:
+    """POST a stream; return the response and each event with its arrival (ms after sending)."""
+    events: list[tuple[float, bytes]] = []
+    buffer = b""
+    sent_s = time.perf_counter()
+    with client.stream("POST", CHAT, json=body) as response:
+        for piece in response.iter_raw():
+            at_ms = (time.perf_counter() - sent_s) * 1000.0
+            buffer += piece
+            *complete, buffer = buffer.split(b"\n\n")
+            events += [(at_ms, event) for event in complete]
+    assert buffer == b""
+    return response, events
+
+
+def _tokens(events: list[tuple[float, bytes]]) -> list[tuple[float, str]]:
+    out = []
+    for at_ms, event in events:
+        if event != b"data: [DONE]":
+            delta = json.loads(event.removeprefix(b"data: "))["choices"][0]["delta"]
+            if delta.get("content"):
+                out.append((at_ms, delta["content"]))
+    return out
+
+
+def _client_port(response: httpx.Response) -> int:
+    return int(response.extensions["network_stream"].get_extra_info("client_addr")[1])
+
+
+def test_streamed_miss_paces_tokens_after_the_upstream_then_a_hit_starts_at_once(
+    streamer: AgentProcess,
+) -> None:
+    body = _body(f"stream {uuid.uuid4().hex}")
+    with httpx.Client(base_url=streamer.url, trust_env=False, timeout=5.0) as client:
+        miss, events = _timed_stream(client, body)
+        port = _client_port(miss)
+        hit, hit_events = _timed_stream(client, body)
+        plain = client.post(CHAT, json={**body, "stream": False})  # keep-alive after streams
+        assert {_client_port(hit), _client_port(plain)} == {port}
+
+    assert miss.status_code == 200
+    assert miss.headers["Content-Type"] == "text/event-stream"
+    assert miss.headers["Transfer-Encoding"] == "chunked"
+    assert "Content-Length" not in miss.headers
+    assert (miss.headers["X-Cache-Status"], hit.headers["X-Cache-Status"]) == ("MISS", "HIT")
+    assert hit.headers["X-Cache-Layer"] == "L1"
+    assert UPSTREAM_MS - 0.5 <= float(miss.headers["X-Upstream-Time-Ms"]) <= UPSTREAM_MS + 15
+    assert hit.headers["X-Upstream-Time-Ms"] == "0.000"
+
+    first = json.loads(events[0][1].removeprefix(b"data: "))
+    assert first["object"] == "chat.completion.chunk"
+    assert first["choices"][0] == {
+        "index": 0,
+        "delta": {"role": "assistant"},
+        "finish_reason": None,
+    }
+    assert (
+        json.loads(events[-2][1].removeprefix(b"data: "))["choices"][0]["finish_reason"] == "stop"
+    )
+    assert events[-1][1] == b"data: [DONE]"
+    tokens = _tokens(events)
+    assert len(tokens) == TOKENS and len(events) == TOKENS + 3
+    text = "".join(token for _, token in tokens)
+    assert text == plain.json()["choices"][0]["message"]["content"]
+
+    times_ms = [at_ms for at_ms, _ in tokens]
+    assert UPSTREAM_MS <= times_ms[0] <= UPSTREAM_MS + 40  # first token: the upstream latency
+    gaps_ms = [b - a for a, b in zip(times_ms, times_ms[1:], strict=False)]
+    assert 0.8 * INTERVAL_MS <= statistics.median(gaps_ms) <= 1.25 * INTERVAL_MS
+    assert min(gaps_ms) > 0.3 * INTERVAL_MS  # sent one by one, not buffered up
+    assert 0.9 * SPAN_MS <= times_ms[-1] - times_ms[0] <= 1.3 * SPAN_MS
+
+    hit_times_ms = [at_ms for at_ms, _ in _tokens(hit_events)]
+    assert len(hit_times_ms) == TOKENS
+    assert hit_times_ms[0] < 15.0  # a hit has no upstream to wait for
+    assert 0.9 * SPAN_MS <= hit_times_ms[-1] - hit_times_ms[0] <= 1.3 * SPAN_MS
+
+
+def test_the_harness_client_counts_tokens_and_reuses_the_connection(
+    streamer: AgentProcess,
+) -> None:
+    def now_us() -> int:
+        return time.perf_counter_ns() // 1000
+
+    pool = Http1Pool(streamer.url, 5.0, now_us)
+    host = pool.host_header
+    headers = {"Content-Type": "application/json"}
+    try:
+        results = []
+        for body in (_body(uuid.uuid4().hex), _body(uuid.uuid4().hex, max_tokens=4)):
+            raw = build_request("POST", CHAT, host, json.dumps(body).encode(), headers)
+            clock = TokenClock(now_us)
+            sent_us = now_us()
+            response = pool.request(raw, clock.feed)
+            results.append((response, clock, sent_us))
+            assert len(pool._idle) == 1  # kept alive after the stream
+    finally:
+        pool.close()
+    (response, clock, sent_us), (_, capped, _) = results
+    assert response.status == 200 and response.headers["x-cache-status"] == "MISS"
+    assert clock.done and clock.tokens == TOKENS
+    assert UPSTREAM_MS <= (clock.first_us - sent_us) / 1000 <= UPSTREAM_MS + 40
+    assert 0.9 * SPAN_MS <= (clock.last_us - clock.first_us) / 1000 <= 1.3 * SPAN_MS
+    assert capped.done and capped.tokens == 4  # max_tokens caps the stream
+
+
+def _raw_exchange(agent: AgentProcess, payload: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", agent.port), timeout=5.0) as sock:
+        sock.sendall(payload)
+        chunks = []
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _raw_post(body: dict[str, object], version: str = "1.1") -> bytes:
+    data = json.dumps(body).encode()
+    head = f"POST {CHAT} HTTP/{version}\r\nHost: x\r\nContent-Length: {len(data)}\r\n\r\n"
+    return head.encode() + data
+
+
+def test_a_request_pipelined_behind_a_stream_is_answered_after_its_last_chunk(
+    streamer: AgentProcess,
+) -> None:
+    health = b"GET /health HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    raw = _raw_exchange(streamer, _raw_post(_body(uuid.uuid4().hex)) + health)
+    stream, second = raw.split(b"HTTP/1.1 ")[1:]
+    head, _, chunked = stream.partition(b"\r\n\r\n")
+    assert b"Transfer-Encoding: chunked" in head
+    assert chunked.endswith(b"data: [DONE]\n\n\r\n0\r\n\r\n")
+    assert chunked.count(b'"content":"') == TOKENS
+    assert second.startswith(b"200 OK") and b'"status":"ok"' in second
+
+
+def test_an_http10_client_gets_a_close_delimited_stream(streamer: AgentProcess) -> None:
+    raw = _raw_exchange(streamer, _raw_post(_body(uuid.uuid4().hex), version="1.0"))
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert b"Transfer-Encoding" not in head and b"Connection: close" in head
+    assert body.count(b'"content":"') == TOKENS and body.endswith(b"data: [DONE]\n\n")
+
+
+def test_stream_settings_from_flags_reach_a_fresh_agent(tmp_path: Path) -> None:
+    config = AgentConfig(
+        upstream_distribution="constant",
+        upstream_median_ms=5.0,
+        completion_tokens=3,
+        stream_tokens_per_s=1000.0,
+        stream_first_token_ms=120.0,
+    )
+    with (
+        start_agent(config, tmp_path) as agent,
+        httpx.Client(base_url=agent.url, trust_env=False, timeout=5.0) as client,
+    ):
+        response, events = _timed_stream(client, _body(uuid.uuid4().hex))
+    tokens = _tokens(events)
+    assert len(tokens) == 3
+    assert 120.0 <= tokens[0][0] <= 170.0  # first_token_ms, not the 5 ms upstream
+    assert 119.5 <= float(response.headers["X-Upstream-Time-Ms"]) <= 135.0
