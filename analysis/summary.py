@@ -8,6 +8,7 @@ from typing import Any
 
 from analysis.measure import ClientMeasurements, Measured
 from analysis.rundir import RunData
+from analysis.schema import SERIES_METRIC_UNITS
 from analysis.server import ServerMeasurements
 from analysis.verdicts import Verdict
 
@@ -38,6 +39,12 @@ def _server(server: ServerMeasurements) -> dict[str, Any]:
     out: dict[str, Any] = {name: m.value for name, m in fields.items()}
     out["sources"] = {name: m.source for name, m in fields.items() if m.source}
     out["missing"] = {name: m.reason for name, m in fields.items() if not m.ok}
+    out["others"] = {
+        name: {"value": m.value, "unit": SERIES_METRIC_UNITS.get(name, ""), "source": m.source}
+        | ({"missing": m.reason} if not m.ok else {})
+        for name, m in server.others.items()
+    }
+    out["problems"] = list(server.problems)
     return out
 
 

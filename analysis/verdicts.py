@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -79,14 +80,18 @@ def judge(targets: dict[str, Target], measurements: dict[str, Measured]) -> list
     return [judge_one(metric, targets[metric], measurements.get(metric)) for metric in metrics]
 
 
-def overall_status(verdicts: list[Verdict], outcome: str) -> str:
-    """INTERRUPTED for an interrupted run, else FAIL over INCOMPLETE (any NO DATA) over PASS."""
+def overall_status(verdicts: list[Verdict], outcome: str, problems: Sequence[str] = ()) -> str:
+    """INTERRUPTED for an interrupted run, else FAIL over INCOMPLETE over PASS.
+
+    INCOMPLETE: a NO DATA row, or ``problems`` (server-side queries or samplers that failed, so
+    the run's record is incomplete even where no target needed them).
+    """
     if outcome == "interrupted":
         return INTERRUPTED
     statuses = {v.status for v in verdicts}
     if FAIL in statuses:
         return FAIL
-    if NO_DATA in statuses:
+    if NO_DATA in statuses or problems:
         return INCOMPLETE
     return PASS
 
@@ -152,10 +157,13 @@ def generator_warnings(metadata: dict[str, Any], client: ClientMeasurements) -> 
 
 
 def run_warnings(
-    metadata: dict[str, Any], client: ClientMeasurements, targets: dict[str, Target]
+    metadata: dict[str, Any],
+    client: ClientMeasurements,
+    targets: dict[str, Target],
+    problems: Sequence[str] = (),
 ) -> list[str]:
     """Everything a reader must know before trusting the verdicts."""
-    warnings: list[str] = []
+    warnings = [f"server-side data is incomplete (the run cannot be PASS): {p}" for p in problems]
     outcome = metadata.get("outcome", "unknown")
     if outcome == "interrupted":
         warnings.append("the run was interrupted: the verdicts judge a partial run")

@@ -26,7 +26,33 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--quiet", action="store_true", help="no progress line")
     analyze = sub.add_parser("analyze", help="re-analyse a run directory and rewrite its report")
     analyze.add_argument("run_dir", type=Path)
+    _add_stack_parser(sub)
     return parser
+
+
+def _add_stack_parser(sub: argparse._SubParsersAction) -> None:
+    stack = sub.add_parser("stack", help="run the embedded stack on its own in the background")
+    actions = stack.add_subparsers(dest="action", required=True)
+    up = actions.add_parser("up", help="start agent, OTLP receiver and Prometheus, detached")
+    up.add_argument(
+        "--scenario",
+        type=Path,
+        default=Path("scenarios/week1-baseline.yaml"),
+        help="take the stand_in settings from this scenario",
+    )
+    up.add_argument(
+        "--telemetry",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="agent exports OTLP (default: the scenario's stand_in.telemetry)",
+    )
+    up.add_argument("--redis", action="store_true", help="also start redis-server as L2 cache")
+    down = actions.add_parser("down", help="stop the stack and remove its state file")
+    status = actions.add_parser("status", help="each process up or down; exit 0 when all up")
+    for action in (up, down, status):
+        action.add_argument(
+            "--state-dir", type=Path, default=Path(".stack"), help="where state.json lives"
+        )
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, object]:
@@ -52,6 +78,24 @@ def _run(args: argparse.Namespace) -> int:
     return execute(RunOptions(scenario=scenario, out_root=args.out, quiet=args.quiet))
 
 
+def _stack(args: argparse.Namespace) -> int:
+    from loadtests.stack import control
+
+    if args.action == "up":
+        state = control.stack_up(
+            args.scenario, args.state_dir, telemetry=args.telemetry, redis=args.redis
+        )
+        print(control.format_state(state, args.state_dir))
+        return 0
+    if args.action == "status":
+        statuses = control.stack_status(args.state_dir)
+        print(control.format_status(statuses))
+        return 0 if statuses and all(alive for _, alive in statuses) else 1
+    stopped = control.stack_down(args.state_dir)
+    print(f"edgeperf: stopped {len(stopped)} process(es)" if stopped else "edgeperf: no stack")
+    return 0
+
+
 def _analyze(args: argparse.Namespace) -> int:
     from analysis.api import analyze_run, format_verdict_table, write_outputs
 
@@ -67,6 +111,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "run":
             return _run(args)
+        if args.command == "stack":
+            return _stack(args)
         return _analyze(args)
     except HarnessError as exc:
         print(f"edgeperf: error: {exc}", file=sys.stderr)

@@ -28,3 +28,19 @@ class StackError(HarnessError):
 
 class OutputError(HarnessError):
     """The output folder cannot be written."""
+
+
+class QueryRejected(ScenarioError):
+    """Prometheus cannot parse a profile's or override's PromQL (metric and query named)."""
+
+
+class PrometheusError(HarnessError):
+    """Prometheus answered a query with an error, or did not answer (``error_type`` unreachable)."""
+
+    def __init__(self, message: str, error_type: str = "") -> None:
+        super().__init__(message)
+        self.error_type = error_type
+
+    @property
+    def unreachable(self) -> bool:
+        return self.error_type == "unreachable"

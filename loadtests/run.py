@@ -6,6 +6,7 @@ import contextlib
 import socket
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -14,20 +15,15 @@ import httpx
 
 from analysis.api import analyze_run, format_verdict_table, write_outputs
 from loadtests import rundir
-from loadtests.collector import (
-    DEFAULT_QUERIES,
-    collect_range,
-    prometheus_range_query,
-    write_collected,
-)
+from loadtests.collector import write_collected
 from loadtests.driver import Driver, RunSink
-from loadtests.errors import EXIT_INTERRUPTED, TargetUnreachable
+from loadtests.errors import EXIT_INTERRUPTED, HarnessError, TargetUnreachable
 from loadtests.plan import Plan
+from loadtests.profiles import Profile, default_profile_name, resolve_profile, with_profile_name
 from loadtests.recording import LiveStats, PartWriter
 from loadtests.scenario import Scenario
-from loadtests.stack.embedded import AGENT_JOB, start_embedded_stack
-
-SCRAPE_STEP_S = 1.0
+from loadtests.serverside import ServerSide, processes_for
+from loadtests.stack.embedded import start_embedded_stack
 
 
 @dataclass(frozen=True)
@@ -42,7 +38,7 @@ def _say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-def _progress_printer(total_s: float, quiet: bool):
+def _progress_printer(total_s: float, quiet: bool, server_text: Callable[[], str] = str):
     tty = sys.stderr.isatty()
     last_line = [0.0]
 
@@ -54,6 +50,8 @@ def _progress_printer(total_s: float, quiet: bool):
             f" rate {live.recent_rate_rps():7.1f} req/s"
             f"  p95 {live.recent_p95_ms():8.3f} ms  requests {live.requests}  errors {live.errors}"
         )
+        server = server_text()
+        line += f"  {server}" if server else ""
         if tty:
             print("\r" + line, end="", file=sys.stderr, flush=True)
         elif elapsed_s - last_line[0] >= 5.0:
@@ -89,7 +87,8 @@ def check_target(base_url: str, timeout_s: float = 5.0) -> list[str]:
 
 def execute(options: RunOptions) -> int:
     """Run a scenario end to end and return the exit code of the run contract."""
-    scenario = options.scenario
+    profile = resolve_profile(options.scenario)  # a bad profile fails here, before anything
+    scenario = with_profile_name(options.scenario, default_profile_name(options.scenario))
     run_dir = rundir.create(options.out_root, scenario.name)
     meta = rundir.Metadata.start(run_dir, scenario)
     rundir.write_scenario(run_dir, scenario)
@@ -97,6 +96,7 @@ def execute(options: RunOptions) -> int:
     with contextlib.ExitStack() as stack:
         base_url = scenario.target.host
         prom_url = scenario.target.prometheus
+        agent_pid = None
         if base_url is None:
             _say("edgeperf: starting the embedded stand-in stack on loopback ...")
             embedded = start_embedded_stack(
@@ -104,11 +104,13 @@ def execute(options: RunOptions) -> int:
             )
             base_url = embedded.agent_url
             prom_url = prom_url or embedded.prometheus_url
+            agent_pid = embedded.pids.get("agent")
             meta.embedded = True
         else:
             meta.notes.extend(check_target(base_url))
         meta.target, meta.prometheus_url = base_url, prom_url
         meta.write()
+        server = _server_side(scenario, profile, prom_url, agent_pid, meta)
         total_s = sum(s.duration for s in scenario.load.resolved_stages())
         workers = options.workers or scenario.load.workers
         _say(
@@ -117,16 +119,18 @@ def execute(options: RunOptions) -> int:
         )
         sink = RunSink(writer, LiveStats(), expected_done=max(1, workers))
         plan = Plan(base_url, scenario.model_dump(mode="json"), 0)
-        driver = Driver(plan, sink, workers, _progress_printer(total_s, options.quiet))
+        progress = _progress_printer(total_s, options.quiet, server.live_text)
+        driver = Driver(plan, sink, workers, progress)
         try:
-            result = driver.run(total_s)
+            with server.observing():
+                result = driver.run(total_s)
         finally:
             writer.close()
         if not options.quiet and sys.stderr.isatty():
             print(file=sys.stderr)
         meta.record_load(result, scenario, writer.rows)
         meta.write()
-        _collect_server_series(run_dir, meta, prom_url)
+        _collect_server_series(run_dir, meta, server)
     meta.finish()
     analysis = analyze_run(run_dir)
     write_outputs(run_dir, analysis)
@@ -137,24 +141,42 @@ def execute(options: RunOptions) -> int:
     return analysis.exit_code
 
 
-def _collect_server_series(run_dir: Path, meta: rundir.Metadata, prom_url: str | None) -> None:
+def _server_side(
+    scenario: Scenario,
+    profile: Profile,
+    prom_url: str | None,
+    agent_pid: int | None,
+    meta: rundir.Metadata,
+) -> ServerSide:
+    """The run's server-side sources, checked; a bad query or process aborts before any load."""
+    try:
+        server = ServerSide(profile, prom_url, processes_for(scenario.metrics.process, agent_pid))
+        server.check()
+    except HarnessError as exc:
+        meta.outcome = "aborted"
+        meta.notes.append(f"aborted before the load: {exc}")
+        meta.finish()
+        raise
+    for note in server.notes:
+        meta.notes.append(note)
+        _say(f"edgeperf: warning: {note}")
+    return server
+
+
+def _collect_server_series(run_dir: Path, meta: rundir.Metadata, server: ServerSide) -> None:
     start_s = meta.load["start_us"] / 1e6
-    end_s = meta.load["end_us"] / 1e6
-    queries = {m: q.format(job=AGENT_JOB) for m, q in DEFAULT_QUERIES.items()}
-    if prom_url is None:
-        skipped = [
-            {"metric": m, "source": "prometheus", "query": q, "status": "skipped",
-             "error": "no Prometheus URL given (--prometheus)", "points": 0}
-            for m, q in queries.items()
-        ]  # fmt: skip
-        write_collected(run_dir, rundir.empty_collected(skipped))
-        return
-    # One more scrape after the load so the last seconds are in the series.
-    time.sleep(max(0.0, end_s + 2 * SCRAPE_STEP_S - time.time()))
-    collected = collect_range(
-        queries, start_s, end_s, SCRAPE_STEP_S, prometheus_range_query(prom_url)
-    )
-    write_collected(run_dir, collected)
+    # An interrupted run ends before its schedule does; then wait for the scrapes after the
+    # load (the profile's settle time) so the last seconds are in the series.
+    end_s = min(meta.load["end_us"] / 1e6, time.time()) + server.settle_s
+    if server.settle_s > 5:
+        _say(f"edgeperf: waiting {server.settle_s:g} s for the last scrapes and exports ...")
+    time.sleep(max(0.0, end_s - time.time()))
+    notes_before = len(server.notes)
+    write_collected(run_dir, server.collect(start_s, end_s))
+    for note in server.notes[notes_before:]:
+        meta.notes.append(note)
+        _say(f"edgeperf: {note}")
+    meta.write()
 
 
 __all__ = ["RunOptions", "check_target", "execute"]

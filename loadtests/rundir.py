@@ -12,10 +12,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
-from analysis.schema import METADATA_FILE, SCENARIO_FILE, SERIES_COLUMNS
-from loadtests.collector import Collected
+from analysis.schema import METADATA_FILE, SCENARIO_FILE
 from loadtests.errors import OutputError
 from loadtests.scenario import Scenario
 
@@ -75,10 +72,6 @@ def _harness_version() -> str:
         return version("edgeperf")
     except PackageNotFoundError:
         return "unknown"
-
-
-def empty_collected(queries: list[dict[str, Any]]) -> Collected:
-    return Collected(series=pd.DataFrame(columns=list(SERIES_COLUMNS)), queries=queries)
 
 
 @dataclass
@@ -174,4 +167,4 @@ class Metadata:
         write_atomic(self.path, json.dumps(self.as_dict(), indent=2))
 
 
-__all__ = ["Metadata", "create", "empty_collected", "write_atomic", "write_scenario"]
+__all__ = ["Metadata", "create", "write_atomic", "write_scenario"]

@@ -17,7 +17,7 @@ from pydantic import (
     model_validator,
 )
 
-from analysis.schema import VERDICT_METRICS
+from analysis.schema import SERIES_METRIC_UNITS, VERDICT_METRICS
 from analysis.targets import Target, TargetSyntaxError
 from loadtests.errors import ScenarioError
 
@@ -125,11 +125,103 @@ class UpstreamLatency(_Model):
     sigma: float = Field(default=0.4, ge=0, le=5)
 
 
+class OtlpFaultSpec(_Model):
+    """Faults of the embedded OTLP receiver (see loadtests/stack/otlp_config.py OtlpFaults).
+
+    A stall holds exports unanswered from ``stall_at_s`` after the receiver starts, for
+    ``stall_for_s``.
+    """
+
+    refuse_fraction: float = Field(default=0.0, ge=0, le=1)
+    refuse_status: Literal[503, 429] = 503
+    latency_ms: float = Field(default=0.0, ge=0, le=60_000)
+    stall_at_s: Seconds | None = None
+    stall_for_s: Seconds = 0.0
+
+    @model_validator(mode="after")
+    def _stall_needs_start(self) -> OtlpFaultSpec:
+        if self.stall_for_s > 0 and self.stall_at_s is None:
+            raise ValueError("stall_for_s needs stall_at_s (seconds after the receiver starts)")
+        return self
+
+
+class StreamSpec(_Model):
+    """How the stand-in streams (a chat with ``stream: true``): token pace and first token.
+
+    The first token comes after the upstream latency on a miss (``first_token_ms`` instead when
+    set), at once on a hit; then one token every 1/``tokens_per_s`` seconds.
+    """
+
+    tokens_per_s: float = Field(default=50.0, gt=0, le=1_000_000)
+    first_token_ms: float | None = Field(default=None, ge=0, le=60_000)
+
+
+class TelemetryCostSpec(_Model):
+    """A known price of telemetry, charged by the stand-in only while ``telemetry`` is on.
+
+    ``latency_ms`` is slept in every chat answer after the upstream/cache part, ``cpu_us`` of
+    CPU spun per chat request, ``memory_bytes`` allocated once at start and held.
+    """
+
+    latency_ms: float = Field(default=0.0, ge=0, le=60_000)
+    cpu_us: float = Field(default=0.0, ge=0, le=1_000_000)
+    memory_bytes: int = Field(default=0, ge=0, le=64 * 2**30)
+
+
 class StandIn(_Model):
     upstream: UpstreamLatency = UpstreamLatency()
     cache: bool = True
     cache_max_entries: int = Field(default=100_000, ge=0)
     completion_tokens: int = Field(default=32, ge=1, le=100_000)
+    telemetry: bool = False  # export spans, metrics and logs to the embedded OTLP receiver
+    redis: bool = False  # start a redis-server and use it as the L2 cache
+    otlp: OtlpFaultSpec = OtlpFaultSpec()
+    stream: StreamSpec = StreamSpec()
+    # A single-server queue with service time 1/capacity_rps in front of chat requests: the
+    # latency knee sits exactly at this rate. None: no queue.
+    capacity_rps: float | None = Field(default=None, gt=0, le=1_000_000)
+    # Bytes each chat request allocates and never frees: RSS grows by rate × this per second.
+    leak_bytes_per_request: int = Field(default=0, ge=0, le=2**30)
+    # False with telemetry on: the SDK does not start (nothing exported), only the cost applies.
+    telemetry_export: bool = True
+    telemetry_cost: TelemetryCostSpec = TelemetryCostSpec()
+
+
+class ProcessSpec(_Model):
+    """A local process whose RSS and CPU the process sampler reads once a second: pid or name."""
+
+    pid: int | None = Field(default=None, ge=1)
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+
+    @model_validator(mode="after")
+    def _pid_or_name(self) -> ProcessSpec:
+        if self.pid is not None and self.name is not None:
+            raise ValueError("give pid or name, not both")
+        return self
+
+
+class MetricsSpec(_Model):
+    """Server-side metrics: a profile of PromQL, single-query overrides, a process to sample.
+
+    ``profile`` is a name in scenarios/profiles/ or a path to a YAML file; left out, the run
+    picks "embedded" for the embedded stack and "edge-agent-compose" otherwise (see
+    loadtests/profiles.py ``default_profile_name``).
+    """
+
+    profile: str | None = Field(default=None, min_length=1)
+    queries: dict[str, str] = Field(default_factory=dict)
+    process: ProcessSpec = ProcessSpec()
+
+    @field_validator("queries")
+    @classmethod
+    def _known_metrics(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - set(SERIES_METRIC_UNITS))
+        if unknown:
+            raise ValueError(f"unknown metric(s) {unknown}; known: {list(SERIES_METRIC_UNITS)}")
+        empty = sorted(metric for metric, query in value.items() if not query.strip())
+        if empty:
+            raise ValueError(f"empty PromQL for {empty}")
+        return value
 
 
 class TargetSpec(_Model):
@@ -163,6 +255,7 @@ class Scenario(_Model):
     requests: tuple[RequestKind, ...] = Field(min_length=1)
     stand_in: StandIn = StandIn()
     targets: dict[str, TargetText] = Field(default_factory=dict)
+    metrics: MetricsSpec = MetricsSpec()
 
     @field_validator("targets")
     @classmethod
@@ -241,4 +334,13 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
         raise ScenarioError("\n".join(problems)) from None
 
 
-__all__ = ["Load", "RequestKind", "Scenario", "Stage", "load_scenario", "parse_duration_s"]
+__all__ = [
+    "Load",
+    "MetricsSpec",
+    "ProcessSpec",
+    "RequestKind",
+    "Scenario",
+    "Stage",
+    "load_scenario",
+    "parse_duration_s",
+]

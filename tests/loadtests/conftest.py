@@ -48,7 +48,8 @@ def write_scenario(path: Path, **load) -> Path:
 
 
 def only_run_dir(out: Path) -> Path:
-    runs = [p for p in out.iterdir() if p.is_dir()]
+    """The one run folder under ``out`` (the reports index and its charts may sit beside it)."""
+    runs = [p for p in out.iterdir() if (p / "metadata.json").is_file()]
     assert len(runs) == 1, runs
     return runs[0]
 

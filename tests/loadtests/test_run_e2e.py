@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import signal
 import socket
@@ -10,7 +11,9 @@ import sys
 import time
 
 import pandas as pd
+import psutil
 import pytest
+import yaml
 
 from tests.loadtests.conftest import (
     REPO,
@@ -31,8 +34,8 @@ def test_embedded_stack_run_writes_the_whole_run_directory(tmp_path):
         "run", "scenarios/week1-baseline.yaml", "--rate", "200", "--duration", "10s",
         "--ramp", "2s", "--out", str(out), "--quiet",
     )  # fmt: skip
-    # OTLP export success is not measured by the embedded stack yet: honestly NO DATA, exit 2.
-    assert result.returncode == 2, result.stderr
+    # The stand-in exports its telemetry to the embedded OTLP receiver: every row is judged.
+    assert result.returncode == 0, result.stdout + result.stderr
     run_dir = only_run_dir(out)
     assert run_dir.name.endswith("-week1-baseline")
     for name in ("scenario.yaml", "metadata.json", "summary.json", "index.html"):
@@ -52,16 +55,19 @@ def test_embedded_stack_run_writes_the_whole_run_directory(tmp_path):
     assert {"memory_bytes", "cpu_percent"} <= set(series["metric"])
     assert series[series["metric"] == "memory_bytes"]["value"].min() > 1e6
     summary = summary_of(run_dir)
-    assert summary["status"] == "INCOMPLETE"
+    assert summary["status"] == "PASS"
     m = summary["measurements"]
     assert m["requests"] == 2000 and m["errors"] == 0
     assert abs(m["rate_rps"] - 200) / 200 < 0.02
     assert 0 < m["latency_ms"]["p50"] <= m["latency_ms"]["p95"] <= m["latency_ms"]["p99"]
     verdicts = {v["metric"]: v for v in summary["verdicts"]}
-    assert verdicts["otlp_export_success"]["status"] == "NO DATA"
+    otlp = verdicts["otlp_export_success"]
+    assert (otlp["status"], otlp["measured"]) == ("PASS", 100.0), otlp
+    assert "otelcol_receiver_accepted_spans_total" in otlp["source"]
     assert verdicts["memory_bytes"]["status"] == "PASS"
+    assert verdicts["memory_bytes"]["source"].startswith("max over the steady window of prometheus")
     assert verdicts["latency_p95_ms"]["status"] == "PASS"
-    assert "INCOMPLETE" in result.stdout and "index.html" in result.stdout
+    assert "PASS" in result.stdout and "index.html" in result.stdout
     assert "scenario.yaml" not in result.stderr  # no traceback or path confusion
 
 
@@ -166,3 +172,71 @@ def test_sigint_stops_the_load_and_keeps_what_was_measured(tmp_path, bench_targe
     last_sent_s = (samples["sent_us"].max() - samples["intended_us"].min()) / 1e6
     assert last_sent_s < 7  # the load stopped promptly after the signal
     assert "INTERRUPTED" in stdout
+
+
+def _embedded_prometheus(cli: subprocess.Popen, timeout_s: float = 60) -> psutil.Process:
+    """The Prometheus the run's embedded stack started (a child of the CLI process)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        for child in psutil.Process(cli.pid).children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                if child.name() == "prometheus":
+                    return child
+        time.sleep(0.1)
+    raise AssertionError("the run started no Prometheus")
+
+
+def test_prometheus_killed_mid_run_ends_incomplete_keeping_the_live_points(tmp_path):
+    out = tmp_path / "r"
+    cli = subprocess.Popen(
+        [sys.executable, "-m", "loadtests.cli", "run", "scenarios/health.yaml", "--rate", "200",
+         "--duration", "12s", "--ramp", "1s", "--out", str(out)],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        prometheus = _embedded_prometheus(cli)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:  # metadata names the target once the stack is up
+            meta = list(out.glob("*/metadata.json"))
+            if meta and json.loads(meta[0].read_text()).get("target"):
+                break
+            time.sleep(0.1)
+        time.sleep(6)  # the load runs and the live poller has answers
+        prometheus.kill()
+        stdout, stderr = cli.communicate(timeout=120)
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+    assert cli.returncode == 2, stdout + stderr
+    assert "Traceback" not in stderr
+    assert "the final pull from Prometheus failed" in stderr and "polled live are kept" in stderr
+    run_dir = only_run_dir(out)
+    summary = summary_of(run_dir)
+    assert summary["status"] == "INCOMPLETE"
+    assert all(v["status"] == "PASS" for v in summary["verdicts"])  # only the server side is lost
+    assert any("not reachable" in w for w in summary["warnings"])
+    series = pd.read_parquet(run_dir / "prometheus" / "series.parquet")
+    live = series[series["source"] == "prometheus-live"]
+    assert {"memory_bytes", "cpu_percent"} <= set(live["metric"])
+    assert live["timestamp_s"].max() - live["timestamp_s"].min() >= 2  # several polls kept
+    assert "process" in set(series["source"])  # the stand-in's pid, sampled throughout
+    server = summary["measurements"]["server"]
+    assert server["sources"]["memory_max_bytes"].startswith(
+        "max over the steady window of process sampler: RSS of pid"
+    )
+
+
+def test_promql_syntax_error_in_an_override_fails_before_any_load(tmp_path):
+    bad = 'rate(process_cpu_seconds_total{job="edge-agent"}[5s] * 100'
+    scenario = tmp_path / "s.yaml"
+    data = yaml.safe_load(write_scenario(tmp_path / "base.yaml").read_text())
+    scenario.write_text(yaml.safe_dump({**data, "metrics": {"queries": {"cpu_percent": bad}}}))
+    out = tmp_path / "r"
+    result = run_cli("run", str(scenario), "--out", str(out))
+    assert result.returncode == 2, result.stderr
+    assert "metric cpu_percent (metrics.queries override)" in result.stderr
+    assert bad in result.stderr and "no load was sent" in result.stderr
+    assert "Traceback" not in result.stderr
+    run_dir = only_run_dir(out)
+    assert not list(run_dir.glob("samples/*.parquet"))
+    assert json.loads((run_dir / "metadata.json").read_text())["outcome"] == "aborted"

@@ -1,0 +1,181 @@
+"""Profiles, collector and process sampler against a real Prometheus scraping real targets.
+
+Job "edge-agent" is the real stand-in; job "otlp-collector" is an exporter in this test whose
+otelcol_receiver_* counters the tests move themselves.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from prometheus_client import CollectorRegistry, Counter, start_http_server
+
+from analysis.api import analyze_run
+from loadtests.collector import collect_instant, collect_range, write_collected
+from loadtests.errors import QueryRejected
+from loadtests.procsampler import ProcessSampler, find_processes
+from loadtests.profiles import resolve_profile
+from loadtests.promapi import PrometheusAPI
+from loadtests.scenario import Scenario
+from loadtests.serverside import ServerSide
+from loadtests.stack.config import AgentConfig
+from loadtests.stack.launch import AgentProcess, PrometheusProcess, start_agent, start_prometheus
+from loadtests.stack.processes import free_port
+from tests.analysis.helpers import samples, steady, write_run
+
+pytestmark = [pytest.mark.live, pytest.mark.slow]
+
+SCRAPE_S = 1.0
+ITEMS = ("spans", "metric_points", "log_records")
+
+
+@dataclass
+class Live:
+    agent: AgentProcess
+    prometheus: PrometheusProcess
+    counters: dict[str, Counter]
+
+
+def _scenario(**metrics) -> Scenario:
+    requests = [{"kind": "health", "weight": 1, "path": "/health"}]
+    return Scenario.model_validate({"name": "t", "requests": requests, "metrics": metrics})
+
+
+@pytest.fixture(scope="module")
+def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    registry = CollectorRegistry()
+    labels = {"receiver": "otlp", "transport": "http"}
+    counters = {
+        f"{outcome}_{item}": Counter(
+            f"otelcol_receiver_{outcome}_{item}", "test", list(labels), registry=registry
+        )
+        for outcome in ("accepted", "refused")
+        for item in ITEMS
+    }
+    received = Counter(
+        "otelcol_receiver_received_bytes", "test", [*labels, "signal"], registry=registry
+    )
+    for name in counters:
+        counters[name] = counters[name].labels(**labels)  # type: ignore[assignment]
+    counters["bytes"] = received.labels(signal="traces", **labels)  # type: ignore[assignment]
+    port = free_port()
+    exporter, _ = start_http_server(port, addr="127.0.0.1", registry=registry)
+    work = tmp_path_factory.mktemp("metrics-live")
+    config = AgentConfig(upstream_distribution="constant", upstream_median_ms=1.0)
+    try:
+        with start_agent(config, work / "agent") as agent:
+            jobs = {
+                "edge-agent": f"127.0.0.1:{agent.metrics_port}",
+                "otlp-collector": f"127.0.0.1:{port}",
+            }
+            with start_prometheus(jobs, work / "prom", scrape_interval_s=SCRAPE_S) as prometheus:
+                yield Live(agent, prometheus, counters)
+    finally:
+        exporter.shutdown()
+
+
+def _traffic(live: Live, rounds: int = 3) -> None:
+    """Chat requests (hits and misses) and OTLP counts, spread over several scrapes."""
+    with httpx.Client(base_url=live.agent.url, trust_env=False) as client:
+        for round_ in range(rounds):
+            for i in range(20):
+                body = {"model": "m", "messages": [{"role": "user", "content": f"q{i % 8}"}]}
+                assert client.post("/v1/chat/completions", json=body).status_code == 200
+            for item in ITEMS:
+                live.counters[f"accepted_{item}"].inc(10)
+            live.counters["bytes"].inc(4096)
+            if round_ < rounds - 1:
+                time.sleep(1.2 * SCRAPE_S)
+
+
+def test_every_embedded_query_returns_the_stand_ins_series(live: Live) -> None:
+    start_s = time.time() - 3
+    _traffic(live)
+    time.sleep(2.5 * SCRAPE_S)  # the last counts are scraped
+    end_s = time.time()
+    profile = resolve_profile(_scenario(profile="embedded"))
+    gauges = {m: q.promql for m, q in profile.gauges().items()}
+    counters = {m: q.rendered(end_s - start_s) for m, q in profile.counters().items()}
+    assert len(gauges) + len(counters) == len(profile.queries) >= 9
+    with PrometheusAPI(live.prometheus.url) as api:
+        got = collect_range(gauges, start_s, end_s, SCRAPE_S, api.range).queries
+        got += collect_instant(counters, start_s, end_s, api.instant).queries
+    assert [(r["metric"], r["status"]) for r in got if r["status"] != "ok"] == []
+    assert all(r["points"] > 0 for r in got)
+
+
+def test_refused_spans_give_a_failing_otlp_verdict_with_the_measured_share(
+    live: Live, tmp_path: Path
+) -> None:
+    start_s = time.time()
+    time.sleep(1.2 * SCRAPE_S)  # a scrape before the counts move
+    live.counters["accepted_spans"].inc(950)
+    live.counters["refused_spans"].inc(50)
+    time.sleep(2.2 * SCRAPE_S)
+    end_s = time.time()
+    query = resolve_profile(_scenario()).queries["otlp_export_success"]
+    with PrometheusAPI(live.prometheus.url) as api:
+        info = {"otlp_export_success": {"kind": "counter", "unit": "%"}}
+        promql = {"otlp_export_success": query.rendered(end_s - start_s)}
+        collected = collect_instant(promql, start_s, end_s, api.instant, info)
+    run_dir = write_run(tmp_path, samples(steady(1000)), targets={"otlp_export_success": "> 99.9"})
+    write_collected(run_dir, collected)
+    verdicts = {v["metric"]: v for v in analyze_run(run_dir).summary["verdicts"]}
+    otlp = verdicts["otlp_export_success"]
+    assert otlp["status"] == "FAIL", otlp
+    assert otlp["measured"] == pytest.approx(95.0, abs=0.5)
+    assert "otelcol_receiver_refused_spans_total" in otlp["source"]
+
+
+def test_process_sampler_agrees_with_the_agents_own_rss(live: Live) -> None:
+    sampler = ProcessSampler(find_processes(live.agent.pid, None))
+    sampler.sample_once()
+    text = httpx.get(live.agent.metrics_url, trust_env=False).text
+    found = re.search(r"^process_resident_memory_bytes (\S+)$", text, re.M)
+    assert found is not None
+    own = float(found.group(1))
+    sampled = sampler.latest()["memory_bytes"]
+    assert abs(sampled - own) / own < 0.10, (sampled, own)
+    labels = sampler.collected().series["labels"].iloc[0]
+    assert f'"pid":"{live.agent.pid}"' in labels
+
+
+def test_live_polling_and_sampling_during_a_run(live: Live) -> None:
+    profile = resolve_profile(_scenario(profile="embedded"))
+    server = ServerSide(profile, live.prometheus.url, find_processes(live.agent.pid, None))
+    server.check()
+    assert server.unreachable == ""
+    start_s = time.time()
+    with server.observing():
+        time.sleep(2.5)
+        assert re.fullmatch(r"mem \d+ MB  cpu \d+ %", server.live_text()), server.live_text()
+    got = server.collect(start_s, time.time())
+    sources = set(got.series[got.series["metric"] == "memory_bytes"]["source"])
+    assert sources == {"prometheus", "prometheus-live", "process"}
+
+
+def test_a_promql_syntax_error_is_rejected_naming_the_metric(live: Live) -> None:
+    bad = 'rate(process_cpu_seconds_total{job="edge-agent"}[5s] * 100'
+    profile = resolve_profile(_scenario(queries={"cpu_percent": bad}))
+    server = ServerSide(profile, live.prometheus.url, [])
+    with pytest.raises(QueryRejected) as caught:
+        server.check()
+    text = str(caught.value)
+    assert "metric cpu_percent (metrics.queries override)" in text and bad in text
+    assert "parse error" in text
+
+
+def test_every_compose_query_parses_on_a_real_prometheus(live: Live) -> None:
+    profile = resolve_profile(_scenario(profile="edge-agent-compose"))
+    server = ServerSide(profile, live.prometheus.url, [])
+    server.check()  # raises QueryRejected on PromQL Prometheus cannot parse
+    assert server.unreachable == ""
+    with PrometheusAPI(live.prometheus.url) as api:
+        memory = api.instant(profile.queries["memory_bytes"].promql)
+    assert float(memory[0]["value"][1]) > 1e6  # the same job name as the embedded stand-in
