@@ -18,6 +18,7 @@ from analysis.schema import (
     METADATA_FILE,
     QUERIES_FILE,
     SAMPLE_COLUMNS,
+    SAMPLE_DEFAULTS,
     SAMPLE_PART_GLOB,
     SAMPLES_DIR,
     SCENARIO_FILE,
@@ -202,21 +203,28 @@ def _normalise_queries(raw: Any, path: Path) -> tuple[dict[str, Any], ...]:
 
 
 def _read_parquet(
-    path: Path, columns: dict[str, tuple[str, str]], dictionary: list[str]
+    path: Path,
+    columns: dict[str, tuple[str, str]],
+    dictionary: list[str],
+    defaults: dict[str, int] | None = None,
 ) -> pa.Table:
+    defaults = defaults or {}
     try:
         present = set(pq.read_schema(path).names)
     except (OSError, pa.ArrowException) as exc:
         raise RunDirError(path, f"not a readable Parquet file: {exc}") from None
-    missing = [name for name in columns if name not in present]
+    missing = [name for name in columns if name not in present and name not in defaults]
     if missing:
         raise RunDirError(path, f"missing column(s) {missing}; expected {list(columns)}")
     try:
-        table = pq.read_table(path, columns=list(columns), read_dictionary=dictionary)
+        wanted = [name for name in columns if name in present]
+        table = pq.read_table(path, columns=wanted, read_dictionary=dictionary)
     except (OSError, pa.ArrowException) as exc:
         raise RunDirError(path, f"cannot read Parquet data: {exc}") from None
     arrays = [
         _typed(path, name, table.column(name), dtype, name in dictionary)
+        if name in present
+        else pa.chunked_array([pa.array([defaults[name]] * table.num_rows, _ARROW_TYPES[dtype])])
         for name, (dtype, _) in columns.items()
     ]
     return pa.table(arrays, names=list(columns))
@@ -247,7 +255,9 @@ def _read_samples(parts: list[Path]) -> pd.DataFrame:
     """All sample parts as one DataFrame: int64/int32 columns, categorical strings, derived µs."""
     if not parts:
         return _empty_samples()
-    tables = [_read_parquet(p, SAMPLE_COLUMNS, _STRING_SAMPLE_COLUMNS) for p in parts]
+    tables = [
+        _read_parquet(p, SAMPLE_COLUMNS, _STRING_SAMPLE_COLUMNS, SAMPLE_DEFAULTS) for p in parts
+    ]
     table = pa.concat_tables(tables)
     del tables
     frame = table.to_pandas(split_blocks=True, self_destruct=True)

@@ -6,9 +6,14 @@ A run directory ``reports/<UTC stamp>-<scenario>/`` holds:
 - ``metadata.json``: see ``METADATA_KEYS``; the load window lives under ``load``.
 - ``samples/part-NNNNN.parquet``: raw request samples, one row a request, ``SAMPLE_COLUMNS``.
   All times are integer microseconds since the Unix epoch.
-- ``prometheus/series.parquet``: tidy server-side series, ``SERIES_COLUMNS``.
-- ``prometheus/queries.json``: one entry a query: metric, source, query, window, step, outcome.
-- ``summary.json``, ``index.html``, ``charts/*.png``: written by analysis.
+- ``prometheus/series.parquet``: tidy server-side series, ``SERIES_COLUMNS``; ``metric`` is one of
+  ``SERIES_METRIC_UNITS`` and ``source`` one of ``SERIES_SOURCES``.
+- ``prometheus/queries.json``: one entry a query or sampler: metric, source, query (the PromQL as
+  sent, or what the process sampler read), kind (gauge: a series; counter: one value over the
+  whole window, evaluated at ``end``), unit, profile, start, end, step_s, status (ok / empty /
+  error / skipped), error, points.
+- ``summary.json``, ``index.html``, ``charts/*.png``, ``junit.xml``, ``summary.md``: written by
+  analysis. The folder holding the run directories gets ``index.html`` (charts inside it).
 """
 
 from __future__ import annotations
@@ -23,6 +28,10 @@ QUERIES_FILE = "prometheus/queries.json"
 SUMMARY_FILE = "summary.json"
 REPORT_FILE = "index.html"
 CHARTS_DIR = "charts"
+JUNIT_FILE = "junit.xml"
+SUMMARY_MD_FILE = "summary.md"
+# In the reports folder (the parent of the run directories):
+INDEX_FILE = "index.html"
 
 # name -> (arrow/pandas dtype, meaning). Times are epoch microseconds (int64).
 SAMPLE_COLUMNS: dict[str, tuple[str, str]] = {
@@ -37,15 +46,40 @@ SAMPLE_COLUMNS: dict[str, tuple[str, str]] = {
     "bytes": ("int64", "response body bytes received"),
     "cache": ("string", "X-Cache-Status response header (HIT, MISS, ...) or empty"),
     "worker": ("int32", "index of the load generator process that sent it"),
+    # Streaming (server-sent events) responses; runs written before these existed lack them.
+    "first_token_us": ("int64", "when the first content token arrived; -1 when none did"),
+    "last_token_us": ("int64", "when the last content token arrived; -1 when none did"),
+    "tokens": ("int32", "content chunks (tokens) received in a streamed response; 0 otherwise"),
 }
+
+# Columns a reader fills with these values when an older run directory lacks them.
+SAMPLE_DEFAULTS: dict[str, int] = {"first_token_us": -1, "last_token_us": -1, "tokens": 0}
 
 SERIES_COLUMNS: dict[str, tuple[str, str]] = {
     "timestamp_s": ("float64", "sample time, seconds since the Unix epoch"),
     "metric": ("string", "harness metric name (memory_bytes, cpu_percent, ...)"),
-    "source": ("string", "where the value came from: prometheus or process"),
+    "source": ("string", "where the value came from, one of SERIES_SOURCES"),
     "labels": ("string", "the series labels as compact JSON"),
     "value": ("float64", "the value, in the unit of the metric name"),
 }
+
+# Server-side metrics a metric profile (scenarios/profiles/) may define: name -> unit.
+SERIES_METRIC_UNITS = {
+    "memory_bytes": "bytes",  # resident memory of the agent process
+    "cpu_percent": "%",  # CPU of the agent process, % of one core (200 % = two cores)
+    "otlp_export_success": "%",  # items accepted / (accepted + refused) at the collector
+    "otlp_forward_success": "%",  # items the collector's exporters sent / (sent + failed)
+    "otlp_bytes_per_s": "bytes/s",  # OTLP bytes the collector received per second
+    "agent_request_rate_rps": "req/s",  # requests the agent answered per second
+    "agent_latency_p50_ms": "ms",  # quantiles of the agent's own request-duration histogram
+    "agent_latency_p95_ms": "ms",
+    "agent_latency_p99_ms": "ms",
+    "cache_hit_percent": "%",  # cache hits / (hits + misses)
+}
+
+# Where a server-side value came from, most trusted first: Prometheus pulled after the run,
+# the local process sampler, then what was polled from Prometheus while the load ran.
+SERIES_SOURCES = ("prometheus", "process", "prometheus-live")
 
 # metadata.json keys written by the run orchestrator.
 METADATA_KEYS = (
@@ -88,6 +122,8 @@ VERDICT_UNITS = {
 
 __all__ = [
     "CHARTS_DIR",
+    "INDEX_FILE",
+    "JUNIT_FILE",
     "METADATA_FILE",
     "METADATA_KEYS",
     "PROM_DIR",
@@ -95,11 +131,15 @@ __all__ = [
     "REPORT_FILE",
     "SAMPLES_DIR",
     "SAMPLE_COLUMNS",
+    "SAMPLE_DEFAULTS",
     "SAMPLE_PART_GLOB",
     "SCENARIO_FILE",
     "SERIES_COLUMNS",
     "SERIES_FILE",
+    "SERIES_METRIC_UNITS",
+    "SERIES_SOURCES",
     "SUMMARY_FILE",
+    "SUMMARY_MD_FILE",
     "VERDICT_METRICS",
     "VERDICT_UNITS",
 ]

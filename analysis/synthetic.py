@@ -105,6 +105,9 @@ def _part(first: int, count: int, spec: SyntheticRun) -> pa.Table:
             "bytes": np.where(failed, 0, np.where(chat, 620, 15)).astype(np.int64),
             "cache": np.where(failed | ~chat, "", np.where(hit, "HIT", "MISS")),
             "worker": (np.arange(first, first + count) % 2).astype(np.int32),
+            "first_token_us": np.full(count, -1, dtype=np.int64),
+            "last_token_us": np.full(count, -1, dtype=np.int64),
+            "tokens": np.zeros(count, dtype=np.int32),
         },
         schema=_SCHEMA,
     )

@@ -28,6 +28,7 @@ from loadtests.http1 import ConnectionClosed, Http1Pool, HttpProtocolError
 from loadtests.mix import RequestMix
 from loadtests.pacing import Schedule
 from loadtests.recording import COLUMNS, Columns
+from loadtests.sse import TokenClock
 
 _real_sleep = gevent.monkey.get_original("time", "sleep")
 _real_thread = gevent.monkey.get_original("_thread", "start_new_thread")
@@ -170,10 +171,11 @@ class OpenModelGenerator:
         req = self._mix.next()
         status, nbytes, cache, error, ttfb_us = 0, 0, "", "", -1
         now = self._clock.now_us
+        tokens = TokenClock(now) if req.stream else None
         sent_us = now()
         exc: BaseException | None = None
         try:
-            response = self._client.request(req.raw)
+            response = self._client.request(req.raw, tokens.feed if tokens else None)
             ttfb_us, status, nbytes = response.ttfb_us, response.status, response.body_bytes
             cache = response.headers.get("x-cache-status", "")
             if status >= 400:
@@ -186,9 +188,14 @@ class OpenModelGenerator:
             error = classify_error(caught)
         done_us = now()
         self.stats.sent += 1
+        if tokens is not None and not error and not tokens.done:
+            error = "stream incomplete"  # a stream that ended without its [DONE] event
+        first_us, last_us, count = (
+            (tokens.first_us, tokens.last_us, tokens.tokens) if tokens else (-1, -1, 0)
+        )
         self._rows.append(
             (intended_us, sent_us, ttfb_us, done_us, status, req.kind, req.model, error,
-             nbytes, cache, self._worker)
+             nbytes, cache, self._worker, first_us, last_us, count)
         )  # fmt: skip
         if self._on_request is not None:
             self._on_request(req, (done_us - intended_us) / 1000.0, nbytes, error, exc)

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 _RECV_BYTES = 65536
+BodySink = Callable[[bytes], None]
 
 
 class HttpProtocolError(Exception):
@@ -77,19 +78,24 @@ class Http1Pool:
         for conn in idle:
             conn.sock.close()
 
-    def request(self, raw: bytes) -> Response:
-        """Send ``raw`` and read the whole response; retries once on a stale kept-alive socket."""
+    def request(self, raw: bytes, body_sink: BodySink | None = None) -> Response:
+        """Send ``raw`` and read the whole response; retries once on a stale kept-alive socket.
+
+        ``body_sink`` receives the decoded body bytes as they arrive (for streamed responses).
+        """
         deadline = time.monotonic() + self.timeout_s
         conn = self._idle.pop() if self._idle else self._connect()
         try:
-            return self._exchange(conn, raw, deadline)
+            return self._exchange(conn, raw, deadline, body_sink)
         except ConnectionClosed:
             if not conn.reused:
                 raise
             conn = self._connect()
-            return self._exchange(conn, raw, deadline)
+            return self._exchange(conn, raw, deadline, body_sink)
 
-    def _exchange(self, conn: _Conn, raw: bytes, deadline: float) -> Response:
+    def _exchange(
+        self, conn: _Conn, raw: bytes, deadline: float, sink: BodySink | None
+    ) -> Response:
         sock = conn.sock
         keep = False
         try:
@@ -110,21 +116,29 @@ class Http1Pool:
             rest = buf[end + 4 :]
             length = headers.get("content-length")
             if headers.get("transfer-encoding", "").lower().endswith("chunked"):
-                body_bytes, rest = self._read_chunked(sock, rest, deadline)
+                body_bytes, rest = self._read_chunked(sock, rest, deadline, sink)
                 keep = True
             elif length is not None:
                 need = int(length)
+                if sink is not None and rest:
+                    sink(rest[:need])
                 while len(rest) < need:
                     chunk = self._recv(sock, deadline)
                     if not chunk:
                         raise ConnectionClosed("connection closed inside the response body")
+                    if sink is not None:
+                        sink(chunk[: need - len(rest)])
                     rest += chunk
                 body_bytes, rest = need, rest[need:]
                 keep = True
             else:  # body ends when the peer closes
                 body_bytes = len(rest)
+                if sink is not None and rest:
+                    sink(rest)
                 while chunk := self._recv(sock, deadline):
                     body_bytes += len(chunk)
+                    if sink is not None:
+                        sink(chunk)
                 rest = b""
             if headers.get("connection", "").lower() == "close":
                 keep = False
@@ -144,7 +158,9 @@ class Http1Pool:
         sock.settimeout(remaining)
         return sock.recv(_RECV_BYTES)
 
-    def _read_chunked(self, sock: socket.socket, rest: bytes, deadline: float) -> tuple[int, bytes]:
+    def _read_chunked(
+        self, sock: socket.socket, rest: bytes, deadline: float, sink: BodySink | None
+    ) -> tuple[int, bytes]:
         total = 0
         while True:
             while (eol := rest.find(b"\r\n")) < 0:
@@ -160,6 +176,8 @@ class Http1Pool:
                 return total, rest[2:]
             while len(rest) < size + 2:
                 rest += self._more(sock, deadline)
+            if sink is not None:
+                sink(rest[:size])
             total += size
             rest = rest[size + 2 :]
 

@@ -27,6 +27,7 @@ class PlannedRequest:
     method: str
     model: str
     raw: bytes
+    stream: bool = False
 
 
 def _prompt(rng: random.Random, words: tuple[int, int], tag: str) -> str:
@@ -64,6 +65,7 @@ class _ChatSource:
             body = _chat_body(model, _prompt(pool_rng, spec.prompt_words, f"pool-{i}"), spec)
             self._pool.append((model, encode(body)))
         self._fresh = 0
+        self.stream = spec.stream
 
     def next(self) -> tuple[str, bytes]:
         if self._rng.random() < self._spec.repeat_rate:
@@ -120,7 +122,7 @@ class RequestMix:
         if source is None:
             return self._plain[kind.kind]
         model, raw = source.next()
-        return PlannedRequest(kind.kind, kind.method, model, raw)
+        return PlannedRequest(kind.kind, kind.method, model, raw, source.stream)
 
 
 __all__ = ["JSON_HEADERS", "PlannedRequest", "RequestMix"]

@@ -16,6 +16,7 @@ from analysis.schema import (
     METADATA_FILE,
     QUERIES_FILE,
     SAMPLE_COLUMNS,
+    SAMPLE_DEFAULTS,
     SAMPLES_DIR,
     SCENARIO_FILE,
     SERIES_FILE,
@@ -126,7 +127,10 @@ def write_run(
     if sample_frame is not None:
         (run_dir / SAMPLES_DIR).mkdir(exist_ok=True)
         for i, chunk in enumerate(np.array_split(np.arange(len(sample_frame)), parts)):
-            frame = sample_frame.iloc[chunk][list(SAMPLE_COLUMNS)]
+            frame = sample_frame.iloc[chunk]
+            frame = frame.assign(
+                **{k: v for k, v in SAMPLE_DEFAULTS.items() if k not in frame.columns}
+            )[list(SAMPLE_COLUMNS)]
             table = pa.Table.from_pandas(frame, preserve_index=False)
             pq.write_table(table, run_dir / SAMPLES_DIR / f"part-{i:05d}.parquet")
     if series_frame is not None:
