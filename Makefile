@@ -12,13 +12,19 @@ RATE ?=
 DURATION ?=
 WORKERS ?=
 REPORTS_DIR ?= reports
+# make ci-perf: a short headless run for CI (the scenario's rate-range target scales with CI_RATE)
+CI_SCENARIO ?= week1-baseline
+CI_RATE ?= 200
+CI_DURATION ?= 20s
+CI_RAMP ?= 5s
 
 RUN_ARGS = $(if $(TARGET),--host $(TARGET)) $(if $(PROMETHEUS),--prometheus $(PROMETHEUS)) \
 	$(if $(RATE),--rate $(RATE)) $(if $(DURATION),--duration $(DURATION)) \
 	$(if $(WORKERS),--workers $(WORKERS)) --out $(REPORTS_DIR)
 SCENARIO_FILE = $(if $(findstring /,$(SCENARIO)),$(SCENARIO),scenarios/$(SCENARIO).yaml)
+CI_SCENARIO_FILE = $(if $(findstring /,$(CI_SCENARIO)),$(CI_SCENARIO),scenarios/$(CI_SCENARIO).yaml)
 
-.PHONY: help setup system-deps load analyze test test-fast check format bench clean
+.PHONY: help setup system-deps load analyze test test-fast check format bench clean ci-perf report-shot
 
 help:
 	@echo "make load      set up, then run SCENARIO (default week1-baseline) on the embedded stack"
@@ -26,6 +32,8 @@ help:
 	@echo "make test      set up, then run the test suite"
 	@echo "make check     formatter, linter and type checker"
 	@echo "make bench     the harness beside hey on a fast loopback target"
+	@echo "make ci-perf   short headless run for CI (CI_RATE=200 CI_DURATION=20s) into REPORTS_DIR"
+	@echo "make report-shot  PNG screenshots of the latest report (light, dark) and the index"
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -39,12 +47,15 @@ system-deps:
 	@scripts/system-deps.sh prometheus redis-server
 
 load: setup
-	$(BIN)/edgeperf run $(SCENARIO_FILE) $(RUN_ARGS)
+	@$(BIN)/edgeperf run $(SCENARIO_FILE) $(RUN_ARGS) || { code=$$?; \
+		echo "make load: edgeperf exited $$code (0 pass, 1 fail, 2 could not judge, 130 interrupted)"; \
+		exit $$code; }
 
 analyze: $(STAMP)
 	$(BIN)/edgeperf analyze $(RUN)
 
 test: setup
+	@scripts/system-deps.sh chromium
 	$(BIN)/python -m pytest -q
 
 test-fast: $(STAMP)
@@ -62,6 +73,20 @@ format: $(STAMP)
 bench: setup
 	@scripts/system-deps.sh hey
 	$(BIN)/python -m loadtests.bench
+
+# edgeperf's exit code (0 pass, 1 fail, 2 cannot judge, 130 interrupted) is printed; make itself
+# reports any non-zero recipe as 2, so CI goes red on all of them alike.
+ci-perf: setup
+	@code=0; $(BIN)/edgeperf run $(CI_SCENARIO_FILE) --rate $(CI_RATE) --duration $(CI_DURATION) \
+		--ramp $(CI_RAMP) --out $(REPORTS_DIR) --quiet || code=$$?; \
+	echo "edgeperf: exit code $$code (0 pass, 1 fail, 2 cannot judge, 130 interrupted)"; \
+	exit $$code
+
+report-shot: $(STAMP)
+	@scripts/system-deps.sh chromium
+	$(BIN)/python -m analysis.browser $(REPORTS_DIR) --out $(REPORTS_DIR)/latest.png
+	$(BIN)/python -m analysis.browser $(REPORTS_DIR) --dark --out $(REPORTS_DIR)/latest-dark.png
+	$(BIN)/python -m analysis.browser $(REPORTS_DIR)/index.html --out $(REPORTS_DIR)/index.png
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
         exit_code,
         format_verdict_table,
         load_run,
+        update_index,
         write_outputs,
     )
 
@@ -31,6 +32,7 @@ __all__ = [
     "exit_code",
     "format_verdict_table",
     "load_run",
+    "update_index",
     "write_outputs",
 ]
 

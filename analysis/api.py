@@ -2,21 +2,34 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from analysis._io import write_text_atomic
-from analysis.charts import ChartInputs, render_charts
+from analysis.chartdata import ChartInputs, chart_inputs
+from analysis.charts import render_charts
+from analysis.ciout import render_junit, render_summary_md
 from analysis.errors import RunDirError
 from analysis.formatting import format_value
-from analysis.measure import US_PER_S, Window, failed_mask, judged_window, measure_client
+from analysis.history import find_regressions, is_run_dir, read_history
+from analysis.index import update_index
+from analysis.measure import judged_window, measure_client
+from analysis.redact import Redactor, env_secrets
 from analysis.report import build_view, render_report, write_report
 from analysis.rundir import RunData, load_run
-from analysis.schema import CHARTS_DIR, REPORT_FILE, SUMMARY_FILE
-from analysis.server import SERVER_METRICS, measure_server, metric_points
+from analysis.schema import (
+    CHARTS_DIR,
+    INDEX_FILE,
+    JUNIT_FILE,
+    REPORT_FILE,
+    SUMMARY_FILE,
+    SUMMARY_MD_FILE,
+)
+from analysis.server import measure_server
 from analysis.summary import build_summary, summary_json
-from analysis.timeseries import latency_spectrum, per_second, target_rate, time_origin_us
 from analysis.verdicts import (
     exit_code,
     judge,
@@ -36,62 +49,71 @@ class RunAnalysis:
     exit_code: int
     metadata: dict[str, Any]
     charts: ChartInputs
+    redactor: Redactor = field(default_factory=Redactor)
 
 
-def chart_inputs(run: RunData, window: Window | None) -> ChartInputs:
-    """Per-second series, target schedule, latency spectrum and server series, on one time axis."""
-    origin_us = time_origin_us(run.metadata, run.samples)
-    spectrum = latency_spectrum(run.samples, window)
-    if origin_us is None:
-        empty = per_second(run.samples.iloc[:0], 0, failed_mask(run.samples.iloc[:0]))
-        return ChartInputs(empty, target_rate(run.metadata, 0).iloc[:0], spectrum)
-    server = {}
-    for metric in SERVER_METRICS:
-        points = metric_points(run.series, metric)
-        server[metric] = points.assign(t_s=points["timestamp_s"] - origin_us / US_PER_S)
-    window_s = None
-    if window is not None:
-        window_s = (
-            (window.start_us - origin_us) / US_PER_S,
-            (window.end_us - origin_us) / US_PER_S,
-        )
-    return ChartInputs(
-        per_second=per_second(run.samples, origin_us, failed_mask(run.samples)),
-        target_stages=target_rate(run.metadata, origin_us),
-        spectrum=spectrum,
-        server=server,
-        window_s=window_s,
-    )
+def analyze(run: RunData, redactor: Redactor | None = None) -> RunAnalysis:
+    """Measure, judge and summarise a run already read into memory.
 
-
-def analyze(run: RunData) -> RunAnalysis:
-    """Measure, judge and summarise a run already read into memory."""
+    Every string that reaches an output passes ``redactor`` (secrets become ``<redacted>``).
+    """
+    redactor = redactor or Redactor()
+    run = replace(run, metadata=redactor.data(run.metadata))
     window = judged_window(run.metadata, run.samples)
     client = measure_client(run.samples, window)
     server = measure_server(run.series, run.queries, window, run.has_series)
     verdicts = judge(run.targets, verdict_measurements(client, server))
-    status = overall_status(verdicts, run.metadata.get("outcome", "unknown"))
-    warnings = run_warnings(run.metadata, client, run.targets)
-    summary = build_summary(run, client, server, verdicts, status, warnings)
+    status = overall_status(verdicts, run.metadata.get("outcome", "unknown"), server.problems)
+    warnings = run_warnings(run.metadata, client, run.targets, server.problems)
+    summary = redactor.data(build_summary(run, client, server, verdicts, status, warnings))
+    charts = chart_inputs(run, window, redactor)
     return RunAnalysis(
-        run.run_dir, summary, status, exit_code(status), run.metadata, chart_inputs(run, window)
+        run.run_dir, summary, status, exit_code(status), run.metadata, charts, redactor
     )
 
 
-def analyze_run(run_dir: Path | str) -> RunAnalysis:
-    """Read ``run_dir`` and analyse it; raise RunDirError when it cannot be read."""
-    return analyze(load_run(run_dir))
+def analyze_run(run_dir: Path | str, environ: Mapping[str, str] | None = None) -> RunAnalysis:
+    """Read ``run_dir`` and analyse it; raise RunDirError when it cannot be read.
+
+    Values of secret-looking variables of ``environ`` (default: this process' environment) are
+    kept out of every output.
+    """
+    secrets = env_secrets(os.environ if environ is None else environ)
+    return analyze(load_run(run_dir), Redactor(secrets))
 
 
 def write_outputs(run_dir: Path | str, analysis: RunAnalysis) -> list[Path]:
-    """Write summary.json, charts/*.png and index.html into ``run_dir``, each atomically."""
+    """Write summary.json, junit.xml, summary.md, charts/*.png and index.html, each atomically.
+
+    When ``run_dir`` is named like the folders ``edgeperf run`` writes (``<UTC stamp>-<name>``),
+    its report is compared with the earlier runs beside it (regressions) and the reports index
+    of its parent folder (``../index.html``) is rebuilt.
+    """
     run_dir = Path(run_dir)
-    text = summary_json(analysis.summary)
-    written = [write_text_atomic(run_dir / SUMMARY_FILE, text)]
+    clean = analysis.redactor.text
+    written = [write_text_atomic(run_dir / SUMMARY_FILE, clean(summary_json(analysis.summary)))]
+    reports_dir = run_dir.parent if is_run_dir(run_dir) else None
+    found = []
+    if reports_dir is not None:
+        history = read_history(reports_dir)
+        this = next((r for r in history if r.run_id == run_dir.name), None)
+        found = [g.describe() for g in find_regressions(this, history)] if this else []
+    written.append(write_text_atomic(run_dir / JUNIT_FILE, clean(render_junit(analysis.summary))))
+    summary_md = render_summary_md(analysis.summary, found)
+    written.append(write_text_atomic(run_dir / SUMMARY_MD_FILE, clean(summary_md)))
     charts = render_charts(analysis.charts, run_dir / CHARTS_DIR)
-    written += [chart.path for chart in charts]
-    html = render_report(build_view(analysis.summary, charts, analysis.metadata))
-    written.append(write_report(run_dir / REPORT_FILE, html))
+    drawn = {chart.path for chart in charts if chart.path is not None}
+    for stale in (run_dir / CHARTS_DIR).glob("*.png"):
+        if stale not in drawn:  # a chart an earlier analysis drew but this one does not
+            stale.unlink(missing_ok=True)
+    written += sorted(drawn)
+    index_href = f"../{INDEX_FILE}" if reports_dir is not None else ""
+    view = build_view(
+        analysis.summary, charts, analysis.metadata, regressions=found, index_href=index_href
+    )
+    written.append(write_report(run_dir / REPORT_FILE, clean(render_report(view))))
+    if reports_dir is not None:
+        written.append(update_index(reports_dir))
     return written
 
 
@@ -129,5 +151,6 @@ __all__ = [
     "exit_code",
     "format_verdict_table",
     "load_run",
+    "update_index",
     "write_outputs",
 ]

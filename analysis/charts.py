@@ -1,14 +1,19 @@
-"""Charts: ``plot_x(ax, data)`` draw onto a given Axes; ``render_charts`` owns figures and files.
+"""The run's charts: which to draw, their captions and number tables, and the one figure composer.
 
 Figures are built with ``matplotlib.figure.Figure`` on an Agg canvas (no pyplot, so no global
-figure registry or backend switch), styled through ``rc_context`` and written atomically.
+figure registry or backend switch), styled through ``rc_context`` and written atomically. Every
+chart carries a table of the numbers it draws, for the report's ``<details>`` under the chart.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import base64
+import io
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 import matplotlib
 import numpy as np
@@ -16,204 +21,298 @@ import pandas as pd
 from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
-from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullFormatter
 
 from analysis._io import write_atomic
+from analysis.chartdata import ChartInputs, unit_of
+from analysis.plots import (
+    STYLE,
+    nines_label,
+    plot_errors_over_time,
+    plot_latency_over_time,
+    plot_latency_spectrum,
+    plot_series_lines,
+    plot_server_metric,
+    plot_throughput,
+)
 from analysis.schema import CHARTS_DIR
 
-STYLE: dict[str, Any] = {
-    "figure.figsize": (9.0, 3.6),
-    "figure.dpi": 100,
-    "axes.grid": True,
-    "grid.alpha": 0.3,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "font.size": 9,
-    "legend.fontsize": 8,
-    "legend.frameon": False,
-    "savefig.bbox": "tight",
-}
-_WINDOW_COLOR = "tab:green"
+MAX_TABLE_ROWS = 300  # longer per-second tables show every n-th second
+Draw = Callable[[Axes], None]
+Store = Callable[[str, bytes], tuple[str, "Path | None"]]  # (name, PNG) -> (href, file or None)
 
 
 @dataclass(frozen=True)
-class ChartInputs:
-    """Everything the charts draw, computed by pure functions before any figure exists."""
+class ChartTable:
+    """The numbers behind a chart, as display strings."""
 
-    per_second: pd.DataFrame
-    target_stages: pd.DataFrame
-    spectrum: pd.DataFrame
-    server: dict[str, pd.DataFrame] = field(default_factory=dict)  # metric -> t_s, value
-    window_s: tuple[float, float] | None = None
+    head: list[str]
+    rows: list[list[str]]
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class ChartSpec:
+    """One chart to draw (``draw`` set) or to mention as skipped (``skipped`` says why)."""
+
+    name: str
+    title: str
+    caption: str
+    draw: Draw | None = None
+    table: ChartTable | None = None
+    skipped: str = ""
+    size_in: tuple[float, float] | None = None  # width, height; None: the style's size
 
 
 @dataclass(frozen=True)
 class ChartFile:
-    """A written chart: ``href`` is relative to the run directory (for the HTML page)."""
+    """A chart for the page: ``href`` (relative, or a data: URI) is empty when skipped;
+    ``path`` is the PNG file, None when skipped or kept inline."""
 
     name: str
     href: str
-    path: Path
+    path: Path | None
     title: str
     caption: str
+    table: ChartTable | None = None
+    skipped: str = ""
 
 
-def _log_ms_axis(ax: Axes) -> None:
-    """Log y axis labelled 1, 2, 5, 10, 20, 50 ... ms in plain numbers."""
-    ax.set_yscale("log")
-    ax.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
-    ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:g}"))
-    ax.yaxis.set_minor_formatter(NullFormatter())
+def _num(value: Any, digits: int = 3) -> str:
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "—"
+    return f"{float(value):,.{digits}f}"
 
 
-def _shade_window(ax: Axes, window_s: tuple[float, float] | None) -> None:
-    if window_s is not None:
-        ax.axvspan(window_s[0], window_s[1], color=_WINDOW_COLOR, alpha=0.08, label="judged window")
+def _table(frame: pd.DataFrame, columns: Sequence[tuple[str, str, int]]) -> ChartTable:
+    """(column, heading, digits) of ``frame``; long tables keep every n-th row and say so."""
+    step = max(1, math.ceil(len(frame) / MAX_TABLE_ROWS))
+    shown = frame.iloc[::step]
+    rows = [[_num(row[c], d) for c, _, d in columns] for _, row in shown.iterrows()]
+    note = f"every {step}th row of {len(frame):,}" if step > 1 else ""
+    return ChartTable([h for _, h, _ in columns], rows, note)
 
 
-def plot_throughput(
-    ax: Axes,
-    per_second: pd.DataFrame,
-    target_stages: pd.DataFrame,
-    window_s: tuple[float, float] | None = None,
-) -> None:
-    """Requests sent per second against the scheduled rate."""
-    _shade_window(ax, window_s)
-    ax.plot(
-        per_second["t_s"], per_second["rate_rps"], drawstyle="steps-post", label="achieved (sent)"
+def _throughput_table(inputs: ChartInputs) -> ChartTable:
+    frame = inputs.per_second
+    stages = inputs.target_stages
+    target = np.full(len(frame), math.nan)
+    if len(stages):
+        t = frame["t_s"].to_numpy()
+        inside = (t >= stages["t_s"].min()) & (t <= stages["t_s"].max())
+        target[inside] = np.interp(t[inside], stages["t_s"], stages["rate_rps"])
+    frame = frame.assign(target_rps=target)
+    return _table(
+        frame, [("t_s", "second", 0), ("rate_rps", "sent (req/s)", 0), ("target_rps", "target", 1)]
     )
-    if len(target_stages):
-        ax.plot(
-            target_stages["t_s"], target_stages["rate_rps"], "--", color="tab:red", label="target"
-        )
-    ax.set_xlabel("time since load start (s)")
-    ax.set_ylabel("requests per second")
-    ax.set_ylim(bottom=0)
-    ax.legend(loc="lower right")
 
 
-def plot_latency_over_time(
-    ax: Axes, per_second: pd.DataFrame, window_s: tuple[float, float] | None = None
-) -> None:
-    """P50, P95 and P99 response time per second (by intended send time), log scale."""
-    _shade_window(ax, window_s)
-    for name, color in (("p50", "tab:blue"), ("p95", "tab:orange"), ("p99", "tab:red")):
-        values = per_second[f"{name}_ms"].clip(lower=1e-3)
-        ax.plot(per_second["t_s"], values, drawstyle="steps-post", color=color, label=name.upper())
-    _log_ms_axis(ax)
-    ax.set_xlabel("time since load start (s)")
-    ax.set_ylabel("response time (ms)")
-    ax.legend(loc="upper right", ncols=3)
+def _spectrum_table(spectrum: pd.DataFrame) -> ChartTable:
+    rows = [
+        [
+            "max" if p == 100.0 else nines_label(n),
+            _num(r),
+            _num(s),
+        ]
+        for n, p, r, s in spectrum.loc[
+            spectrum["marked"], ["nines", "percentile", "response_ms", "service_ms"]
+        ].itertuples(index=False)
+    ]
+    return ChartTable(["percentile", "response time (ms)", "service time (ms)"], rows)
 
 
-def plot_latency_spectrum(ax: Axes, spectrum: pd.DataFrame) -> None:
-    """Response time by percentile, the tail stretched: x is the number of nines."""
-    ax.plot(spectrum["nines"], spectrum["response_ms"].clip(lower=1e-3), color="tab:purple")
-    ticks = [float(t) for t in range(int(np.floor(spectrum["nines"].max())) + 1)]
-    ax.xaxis.set_major_locator(FixedLocator(ticks))
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda x, _: f"{100 - 100 * 10.0**-x:g}%"))
-    _log_ms_axis(ax)
-    ax.set_xlabel("percentile")
-    ax.set_ylabel("response time (ms)")
+def _wide_table(series: dict[str, pd.DataFrame]) -> ChartTable:
+    """One row a timestamp, one column a series."""
+    frames = [p.set_index("t_s")["value"].rename(name) for name, p in series.items()]
+    wide = pd.concat(frames, axis=1).sort_index().reset_index(names="t_s")
+    return _table(wide, [("t_s", "t (s)", 1)] + [(name, name, 3) for name in series])
 
 
-def plot_server_metric(
-    ax: Axes, points: pd.DataFrame, label: str, window_s: tuple[float, float] | None = None
-) -> None:
-    """One server series (``t_s``, ``value``) over time."""
-    _shade_window(ax, window_s)
-    ax.plot(points["t_s"], points["value"], marker=".", label=label)
-    ax.set_xlabel("time since load start (s)")
-    ax.set_ylabel(label)
-    ax.set_ylim(bottom=0)
-
-
-def _save(fig: Figure, path: Path) -> None:
-    FigureCanvasAgg(fig)
-    write_atomic(path, lambda handle: fig.savefig(handle, format="png"))
-
-
-_SERVER_CHARTS = {
-    "memory_bytes": ("memory", "Server memory", "memory (MB)", 1e-6),
-    "cpu_percent": ("cpu", "Server CPU", "CPU (% of one core)", 1.0),
-    "otlp_export_success": ("otlp", "OTLP export success", "export success (%)", 1.0),
+_SERVER = {  # metric -> name, title, axis label, display scale, zero-based axis
+    "memory_bytes": ("memory", "Server memory", "memory (MB)", 1e-6, True),
+    "cpu_percent": ("cpu", "Server CPU", "CPU (% of one core)", 1.0, True),
+    "otlp_export_success": ("otlp", "OTLP export success", "export success (%)", 1.0, False),
 }
 
 
-def _chart_specs(inputs: ChartInputs) -> list[tuple[str, str, str, Any]]:
-    """(name, title, caption, draw) for each chart there is data for."""
-    w = inputs.window_s
-    specs: list[tuple[str, str, str, Any]] = []
-    if len(inputs.per_second):
-        specs.append(
-            (
-                "throughput",
-                "Throughput",
-                "Requests sent each second (by actual send time) against the scheduled target "
-                "rate; the shaded band is the judged steady window.",
-                lambda ax: plot_throughput(ax, inputs.per_second, inputs.target_stages, w),
-            )
+def _server_draw(
+    points: pd.DataFrame,
+    label: str,
+    w: tuple[float, float] | None,
+    metric: str,
+    inputs: ChartInputs,
+) -> Draw:
+    _, _, _, scale, zero = _SERVER[metric]
+    target = inputs.targets.get(metric)
+    return lambda ax: plot_server_metric(ax, points, label, w, target, scale, zero)
+
+
+def _server_specs(inputs: ChartInputs) -> list[ChartSpec]:
+    specs = []
+    for metric, (name, title, label, scale, _) in _SERVER.items():
+        points = inputs.server.get(metric)
+        if points is None or len(points) < 2:
+            reason = f"no {metric} series in this run"
+            if points is not None and len(points) == 1:
+                reason = f"{metric} is a single value for the whole window (in the verdicts)"
+            specs.append(ChartSpec(name, title, "", skipped=reason))
+            continue
+        shown = points.assign(value=points["value"] * scale)
+        caption = (
+            f"{title} over time as collected ({metric}), with the target line where it fits; "
+            "the shaded band is the judged window."
         )
-        specs.append(
-            (
-                "latency",
-                "Response time over time",
-                "P50, P95 and P99 response time of the requests scheduled in each second, measured "
-                "from the intended send time (corrected for coordinated omission); log scale.",
-                lambda ax: plot_latency_over_time(ax, inputs.per_second, w),
-            )
-        )
-    if len(inputs.spectrum):
-        specs.append(
-            (
-                "latency-percentiles",
-                "Response time by percentile",
-                "Response time distribution in the judged window, the tail stretched out "
-                "(each step right is one more nine); the last point is the maximum.",
-                lambda ax: plot_latency_spectrum(ax, inputs.spectrum),
-            )
-        )
-    for metric, points in inputs.server.items():
-        name, title, label, scale = _SERVER_CHARTS.get(metric, (metric, metric, metric, 1.0))
-        if len(points):
-            scaled = points.assign(value=points["value"] * scale)
-            specs.append(
-                (
-                    name,
-                    title,
-                    f"{title} as collected for this run ({metric}); "
-                    "the shaded band is the judged window.",
-                    lambda ax, p=scaled, lb=label: plot_server_metric(ax, p, lb, w),
-                )
-            )
+        draw = _server_draw(shown, label, inputs.window_s, metric, inputs)
+        table = _table(shown, [("t_s", "t (s)", 1), ("value", label, 3)])
+        specs.append(ChartSpec(name, title, caption, draw, table))
     return specs
 
 
-def render_charts(inputs: ChartInputs, out_dir: Path) -> list[ChartFile]:
-    """Draw each chart there is data for into ``out_dir`` (PNG, atomic); return what was written."""
+def _otlp_specs(inputs: ChartInputs) -> list[ChartSpec]:
+    """One chart a unit of the OTLP series (accepted, refused, forward success, bytes ...)."""
+    title = "OTLP accepted vs refused"
+    if not inputs.otlp:
+        reason = "no OTLP series over time in this run (besides the judged export success)"
+        return [ChartSpec("otlp-series", title, "", skipped=reason)]
+    by_unit: dict[str, dict[str, pd.DataFrame]] = {}
+    for name, points in inputs.otlp.items():
+        by_unit.setdefault(unit_of(name.split(" ")[0]), {})[name] = points
+    specs = []
+    for i, (unit, series) in enumerate(sorted(by_unit.items())):
+        named = any(word in n for n in series for word in ("accepted", "refused"))
+        chart_title = (title if named else "OTLP series") + (f" ({unit})" if unit else "")
+        caption = (
+            "OTLP series collected for this run, named as in prometheus/series.parquet, "
+            f"{f'in {unit}' if unit else 'as collected'}; the shaded band is the judged window."
+        )
+        ylabel = unit or "value as collected"
+
+        def draw(ax: Axes, s: dict[str, pd.DataFrame] = series, y: str = ylabel) -> None:
+            plot_series_lines(ax, s, y, inputs.window_s)
+
+        name = "otlp-series" if i == 0 else f"otlp-series-{i + 1}"
+        specs.append(ChartSpec(name, chart_title, caption, draw, _wide_table(series)))
+    return specs
+
+
+def _errors_spec(inputs: ChartInputs) -> ChartSpec:
+    title = "Errors over time"
+    errors = inputs.errors
+    if len(errors.columns) <= 1:
+        reason = "no request failed in this run" if len(inputs.per_second) else "no samples"
+        return ChartSpec("errors", title, "", skipped=reason)
+    columns = [c for c in errors.columns if c != "t_s"]
+    rows = errors[errors[columns].sum(axis=1) > 0]
+    table = _table(rows, [("t_s", "second", 0)] + [(c, c, 0) for c in columns])
+    caption = (
+        "Failed requests each second (by intended send time), stacked by request kind and error "
+        "class; only seconds with a failure are tabled."
+    )
+    return ChartSpec(
+        "errors",
+        title,
+        caption,
+        lambda ax: plot_errors_over_time(ax, errors, inputs.window_s),
+        table,
+    )
+
+
+def chart_specs(inputs: ChartInputs) -> list[ChartSpec]:
+    """The run's charts in page order; those without data carry the reason they are skipped."""
+    w, ps = inputs.window_s, inputs.per_second
+    if not len(ps):
+        return [ChartSpec("throughput", "Achieved vs target rate", "", skipped="no samples")]
+    latency_columns = [("t_s", "second", 0), ("requests", "requests", 0)]
+    latency_columns += [(f"{p}_ms", f"{p.upper()} (ms)", 3) for p in ("p50", "p95", "p99")]
+    specs = [
+        ChartSpec(
+            "throughput",
+            "Achieved vs target rate",
+            "Requests sent each second (by actual send time) against the scheduled target "
+            "rate; the shaded band is the judged steady window.",
+            lambda ax: plot_throughput(ax, ps, inputs.target_stages, w),
+            _throughput_table(inputs),
+        ),
+        ChartSpec(
+            "latency",
+            "P50, P95 and P99 over time",
+            "Response time of the requests scheduled in each second, measured from the intended "
+            "send time (corrected for coordinated omission); log scale.",
+            lambda ax: plot_latency_over_time(ax, ps, w),
+            _table(ps, latency_columns),
+        ),
+    ]
+    if len(inputs.spectrum):
+        specs.append(
+            ChartSpec(
+                "latency-percentiles",
+                "Latency by percentile",
+                "The latency distribution of the judged window, HdrHistogram style: each step "
+                "right is one more nine (90 %, 99 %, 99.9 % ...); response time counts from the "
+                "intended send time, service time from the actual send; the last point is the "
+                "maximum. Log scales.",
+                lambda ax: plot_latency_spectrum(ax, inputs.spectrum),
+                _spectrum_table(inputs.spectrum),
+            )
+        )
+    return specs + [_errors_spec(inputs), *_server_specs(inputs), *_otlp_specs(inputs)]
+
+
+def file_store(out_dir: Path, href_dir: str) -> Store:
+    """Keep each PNG as ``out_dir/<name>.png`` (atomic), linked as ``href_dir/<name>.png``."""
+
+    def store(name: str, png: bytes) -> tuple[str, Path | None]:
+        def write(handle: BinaryIO) -> None:
+            handle.write(png)
+
+        path = write_atomic(out_dir / f"{name}.png", write)
+        return f"{href_dir}/{name}.png", path
+
+    return store
+
+
+def inline_store(name: str, png: bytes) -> tuple[str, Path | None]:
+    """Keep a PNG inside the page as a data: URI (no file)."""
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii"), None
+
+
+def render_figures(specs: Sequence[ChartSpec], store: Store) -> list[ChartFile]:
+    """The one composer: draw each spec on a new Agg figure, pass its PNG to ``store``, free it."""
     files: list[ChartFile] = []
     with matplotlib.rc_context(STYLE):  # type: ignore[arg-type]
-        for name, title, caption, draw in _chart_specs(inputs):
-            fig = Figure()
+        for spec in specs:
+            if spec.draw is None:
+                files.append(
+                    ChartFile(spec.name, "", None, spec.title, spec.caption, skipped=spec.skipped)
+                )
+                continue
+            fig = Figure(figsize=spec.size_in) if spec.size_in else Figure()
             try:
+                FigureCanvasAgg(fig)
                 ax = fig.add_subplot()
-                draw(ax)
-                ax.set_title(title)
-                path = out_dir / f"{name}.png"
-                _save(fig, path)
+                spec.draw(ax)
+                ax.set_title(spec.title)
+                buffer = io.BytesIO()
+                fig.savefig(buffer, format="png")
             finally:
                 fig.clear()
-            files.append(ChartFile(name, f"{CHARTS_DIR}/{name}.png", path, title, caption))
+            href, path = store(spec.name, buffer.getvalue())
+            files.append(ChartFile(spec.name, href, path, spec.title, spec.caption, spec.table))
     return files
 
 
+def render_charts(inputs: ChartInputs, out_dir: Path) -> list[ChartFile]:
+    """Draw the run's charts into ``out_dir``; skipped charts come back with their reason."""
+    return render_figures(chart_specs(inputs), file_store(out_dir, CHARTS_DIR))
+
+
 __all__ = [
-    "STYLE",
     "ChartFile",
     "ChartInputs",
-    "plot_latency_over_time",
-    "plot_latency_spectrum",
-    "plot_server_metric",
-    "plot_throughput",
+    "ChartSpec",
+    "ChartTable",
+    "chart_specs",
     "render_charts",
+    "file_store",
+    "inline_store",
+    "render_figures",
 ]

@@ -161,20 +161,36 @@ def failed_mask(samples: pd.DataFrame) -> np.ndarray:
     return np.asarray(codes != ok_code)
 
 
+def _cache_flags(cache: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """(has a cache status, is a hit): a hit is any X-Cache-Status containing HIT."""
+    names = [str(c).upper() for c in cache.cat.categories]
+    codes = cache.cat.codes.to_numpy()
+    known = np.array([bool(n) for n in names] + [False], dtype=bool)
+    hit = np.array(["HIT" in n for n in names] + [False], dtype=bool)
+    return known[codes], hit[codes]  # code -1 (missing) indexes the trailing False
+
+
 def _by_kind(
-    samples: pd.DataFrame, mask: np.ndarray, failed: np.ndarray
+    samples: pd.DataFrame, mask: np.ndarray, failed: np.ndarray, duration_s: float
 ) -> dict[str, dict[str, Any]]:
+    """Requests, rate, errors, P50/P95/P99 and cache hit % (of responses with a cache status)."""
     kinds = category_counts(samples["kind"], mask, skip_empty=False)
     codes = samples["kind"].cat.codes.to_numpy()
     response = samples["response_us"].to_numpy()
+    has_cache, hit = _cache_flags(samples["cache"])
     out: dict[str, dict[str, Any]] = {}
     for kind in kinds:
         rows = mask & (codes == samples["kind"].cat.categories.get_loc(kind))
         pct = percentiles_ms(np.sort(response[rows]), ("p50", "p95", "p99"))
+        with_cache = int((rows & has_cache).sum())
+        hits = int((rows & hit).sum())
         out[kind or "(none)"] = {
             "requests": int(rows.sum()),
             "errors": int((rows & failed).sum()),
             **{f"{k}_ms": v for k, v in pct.values_ms.items()},
+            "rate_rps": int(rows.sum()) / duration_s,
+            "cache_hits": hits,
+            "cache_hit_percent": 100.0 * hits / with_cache if with_cache else None,
         }
     return out
 
@@ -219,7 +235,7 @@ def measure_client(samples: pd.DataFrame, window: Window | None) -> ClientMeasur
         service=percentiles_ms(np.sort(service)),
         lag=percentiles_ms(np.sort(samples["lag_us"].to_numpy()[mask])),
         errors_by_class=category_counts(samples["error"], mask),
-        by_kind=_by_kind(samples, mask, failed),
+        by_kind=_by_kind(samples, mask, failed, window.duration_s),
         models=category_counts(samples["model"], mask),
         cache=category_counts(samples["cache"], mask),
         bytes_received=int(samples["bytes"].to_numpy()[mask].sum()),

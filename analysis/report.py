@@ -10,8 +10,9 @@ from typing import Any
 import jinja2
 
 from analysis._io import write_text_atomic
-from analysis.charts import ChartFile
+from analysis.charts import ChartFile, ChartTable
 from analysis.formatting import format_count, format_value
+from analysis.history import FIGURES, REL_TOLERANCE, SPREAD_FACTOR, SPREAD_RUNS
 
 TEMPLATE = "report.html"
 _TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -93,17 +94,34 @@ def _latency_rows(m: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+def kind_table(m: dict[str, Any]) -> dict[str, Any] | None:
+    """Per request kind: count, rate, P50/P95/P99, errors and cache hit % of the steady window."""
+    by_kind = m.get("by_kind") or {}
+    if not by_kind:
+        return None
+    head = ["kind", "requests", "rate", "P50", "P95", "P99", "errors", "cache hit"]
+    rows = [
+        [
+            kind,
+            format_count(v.get("requests")),
+            format_value(v.get("rate_rps"), "req/s"),
+            *(format_value(v.get(f"{p}_ms"), "ms") for p in ("p50", "p95", "p99")),
+            format_count(v.get("errors")),
+            format_value(v.get("cache_hit_percent"), "%"),
+        ]
+        for kind, v in by_kind.items()
+    ]
+    caption = (
+        "Requests intended in the steady window by request kind; response time from the intended "
+        "send time; cache hit is the share of responses with an X-Cache-Status that were hits "
+        "(— when the kind sends none)."
+    )
+    return {"kind": "table", "title": "By request kind", "caption": caption, "head": head,
+            "rows": rows}  # fmt: skip
+
+
 def _breakdowns(m: dict[str, Any]) -> list[dict[str, Any]]:
     tables = []
-    by_kind = m.get("by_kind") or {}
-    if by_kind:
-        head = ["kind", "requests", "errors", "P50", "P95", "P99"]
-        rows = [
-            [kind, format_count(v.get("requests")), format_count(v.get("errors"))]
-            + [format_value(v.get(f"{p}_ms"), "ms") for p in ("p50", "p95", "p99")]
-            for kind, v in by_kind.items()
-        ]
-        tables.append({"title": "By request kind", "head": head, "rows": rows})
     for title, key, label in (
         ("Errors by class", "errors_by_class", "error"),
         ("Requests by model", "models", "model"),
@@ -114,6 +132,41 @@ def _breakdowns(m: dict[str, Any]) -> list[dict[str, Any]]:
             rows = [[name, format_count(n)] for name, n in counts.items()]
             tables.append({"title": title, "head": [label, "requests"], "rows": rows})
     return tables
+
+
+def _table_view(table: ChartTable | None) -> dict[str, Any] | None:
+    if table is None:
+        return None
+    return {"head": list(table.head), "rows": [list(r) for r in table.rows], "note": table.note}
+
+
+def figures_view(charts: list[ChartFile], kinds: dict[str, Any] | None) -> list[dict[str, Any]]:
+    """Charts in page order, the per-kind table right after the latency distribution."""
+    items: list[dict[str, Any]] = [
+        {
+            "kind": "chart",
+            "name": chart.name,
+            "href": chart.href,
+            "title": chart.title,
+            "caption": chart.caption,
+            "table": _table_view(chart.table),
+            "skipped": chart.skipped,
+        }
+        for chart in charts
+    ]
+    if kinds is not None:
+        names = [chart.name for chart in charts]
+        after = next((n for n in ("latency-percentiles", "latency") if n in names), None)
+        items.insert(names.index(after) + 1 if after else len(items), kinds)
+    return items
+
+
+REGRESSION_RULE = (
+    f"A figure ({', '.join(label for label, _, _ in FIGURES.values())}) regresses when it is worse "
+    "than in the latest earlier passing run (PASS or INCOMPLETE) of the same scenario, rate and "
+    f"target by more than max({REL_TOLERANCE:.0%} of that run's value, {SPREAD_FACTOR:g} × the "
+    f"spread (max − min) over the last {SPREAD_RUNS} passing runs, a small floor)."
+)
 
 
 def _metadata_rows(metadata: dict[str, Any]) -> list[tuple[str, str]]:
@@ -138,9 +191,19 @@ def _text(value: Any) -> str:
 
 
 def build_view(
-    summary: dict[str, Any], charts: list[ChartFile], metadata: dict[str, Any]
+    summary: dict[str, Any],
+    charts: list[ChartFile],
+    metadata: dict[str, Any],
+    *,
+    regressions: list[str] | None = None,
+    index_href: str = "",
+    extra_sections: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """The plain view model the template renders: strings and lists only, nothing computed later."""
+    """The plain view model the template renders: strings and lists only, nothing computed later.
+
+    ``regressions`` describe this run against earlier runs; ``index_href`` links the reports
+    index; ``extra_sections`` (title, caption, head, rows) is the hook for overhead comparisons.
+    """
     status = summary.get("status", "")
     measurements = summary.get("measurements") or {}
     return {
@@ -149,20 +212,25 @@ def build_view(
         "status_class": _css_class(status),
         "status_text": STATUS_TEXT.get(status, ""),
         "started_utc": _text(metadata.get("started_utc")),
+        "index_href": index_href,
         "verdicts": [_verdict_row(v) for v in summary.get("verdicts") or []],
+        "regressions": list(regressions or []),
+        "regression_rule": REGRESSION_RULE,
         "warnings": list(summary.get("warnings") or []),
         "key_measurements": _key_measurements(measurements),
         "percentile_head": [p.upper() if p != "p999" else "P99.9" for p in _PERCENTILES],
         "latency_rows": _latency_rows(measurements),
         "breakdowns": _breakdowns(measurements),
-        "charts": [{"href": c.href, "title": c.title, "caption": c.caption} for c in charts],
+        "figures": figures_view(charts, kind_table(measurements)),
+        "extra_sections": list(extra_sections or []),
         "notes": list(metadata.get("notes") or []),
         "metadata": _metadata_rows(metadata),
     }
 
 
 @lru_cache(maxsize=1)
-def _environment() -> jinja2.Environment:
+def environment() -> jinja2.Environment:
+    """The Jinja environment of every page: autoescaping, undefined names are errors."""
     return jinja2.Environment(
         loader=jinja2.FileSystemLoader(_TEMPLATES_DIR),
         autoescape=True,
@@ -174,7 +242,7 @@ def _environment() -> jinja2.Environment:
 
 def render_report(view: dict[str, Any]) -> str:
     """The HTML page for ``view``; everything from the run is autoescaped."""
-    return _environment().get_template(TEMPLATE).render(**view)
+    return environment().get_template(TEMPLATE).render(**view)
 
 
 def write_report(path: Path, html: str) -> Path:
@@ -182,4 +250,13 @@ def write_report(path: Path, html: str) -> Path:
     return write_text_atomic(path, html)
 
 
-__all__ = ["STATUS_TEXT", "build_view", "render_report", "write_report"]
+__all__ = [
+    "REGRESSION_RULE",
+    "STATUS_TEXT",
+    "build_view",
+    "environment",
+    "figures_view",
+    "kind_table",
+    "render_report",
+    "write_report",
+]

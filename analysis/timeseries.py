@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -12,7 +13,11 @@ from analysis.measure import QUANTILES, US_PER_MS, US_PER_S, Window, nearest_ran
 
 PER_SECOND_COLUMNS = ("t_s", "sent", "rate_rps", "requests", "errors", "p50_ms", "p95_ms", "p99_ms")
 SPECTRUM_POINTS = 200
-_EMPTY_SPECTRUM = pd.DataFrame({"nines": [], "percentile": [], "response_ms": []}, dtype="float64")
+MAX_ERROR_SERIES = 6  # error kinds drawn one by one; the rest add up as "other"
+_EMPTY_SPECTRUM = pd.DataFrame(
+    {"nines": [], "percentile": [], "marked": [], "response_ms": [], "service_ms": []},
+    dtype="float64",
+).astype({"marked": bool})
 
 
 def time_origin_us(metadata: dict[str, Any], samples: pd.DataFrame) -> int | None:
@@ -90,31 +95,85 @@ def target_rate(metadata: dict[str, Any], origin_us: int) -> pd.DataFrame:
 
 
 def latency_spectrum(samples: pd.DataFrame, window: Window | None) -> pd.DataFrame:
-    """Response time (ms) by percentile in ``window``, log-spaced towards the tail.
+    """Response and service time (ms) by percentile in ``window``, log-spaced towards the tail.
 
-    ``nines`` is -log10(1 - percentile/100): 1 is P90, 2 is P99, 3 is P99.9.
+    ``nines`` is -log10(1 - percentile/100): 1 is P90, 2 is P99, 3 is P99.9. Each column is the
+    nearest-rank value of its own distribution at that percentile; ``marked`` rows are P0, P50,
+    P90, P95, P99, P99.9 ... (as far as the sample count resolves) and the maximum.
     """
     if window is None or len(samples) == 0:
         return _EMPTY_SPECTRUM.copy()
     intended = samples["intended_us"].to_numpy()
     mask = (intended >= window.start_us) & (intended < window.end_us)
-    values = np.sort(samples["response_us"].to_numpy()[mask])
-    n = len(values)
+    response = np.sort(samples["response_us"].to_numpy()[mask])
+    service = np.sort(samples["service_us"].to_numpy()[mask])
+    n = len(response)
     if n == 0:
         return _EMPTY_SPECTRUM.copy()
-    # nines: 0 -> p0, 1 -> p90, 2 -> p99 ... up to the resolution the sample count allows
-    nines = np.linspace(0.0, max(math.log10(n), 1.0), SPECTRUM_POINTS)
+    # nines: 0 -> p0, 1 -> p90, 2 -> p99 ... up to the resolution the sample count allows;
+    # the marked points (P0, P50, P90, P95, P99, P99.9 ...) are exact and tabled under the chart
+    top = max(math.log10(n), 1.0)
+    exact = {0.0: Fraction(0), math.log10(2): Fraction(1, 2), 1.0: Fraction(9, 10)}
+    exact[math.log10(20)] = Fraction(19, 20)
+    exact.update({float(k): 1 - Fraction(1, 10**k) for k in range(2, int(top) + 1)})
+    marks = [m for m in exact if m <= top]
+    nines = np.union1d(np.linspace(0.0, top, SPECTRUM_POINTS), marks)
+    marked = np.isin(nines, marks)
     fraction = 1.0 - 10.0**-nines
     index = np.clip(np.ceil(fraction * n).astype(np.int64), 1, n) - 1
+    for position in np.flatnonzero(marked):  # integer ranks, as the verdicts use
+        index[position] = int(nearest_rank_index(n, exact[float(nines[position])]))
     # the last point is drawn at 1 - 1/n but shows the maximum
-    index[-1], fraction[-1] = n - 1, 1.0
+    index[-1], fraction[-1], marked[-1] = n - 1, 1.0, True
     return pd.DataFrame(
-        {"nines": nines, "percentile": fraction * 100.0, "response_ms": values[index] / US_PER_MS}
+        {
+            "nines": nines,
+            "percentile": fraction * 100.0,
+            "marked": marked,
+            "response_ms": response[index] / US_PER_MS,
+            "service_ms": service[index] / US_PER_MS,
+        }
     )
 
 
+def errors_per_second(
+    samples: pd.DataFrame, origin_us: int, failed: np.ndarray, top: int = MAX_ERROR_SERIES
+) -> pd.DataFrame:
+    """Failed requests a second (by intended send time) by ``kind: error``, widest first.
+
+    Columns: ``t_s`` then one count column a (kind, error class) pair; beyond ``top`` pairs the
+    rest add up in ``other``. No columns but ``t_s`` when nothing failed.
+    """
+    intended_s = (samples["intended_us"].to_numpy() - origin_us) // US_PER_S
+    keep = failed & (intended_s >= 0)
+    if not keep.any():
+        return pd.DataFrame({"t_s": pd.Series([], dtype="float64")})
+    last = int(intended_s[intended_s >= 0].max())
+    labels = (
+        samples["kind"].astype(str).to_numpy()[keep].astype(object)
+        + ": "
+        + samples["error"].astype(str).to_numpy()[keep].astype(object)
+    )
+    seconds = intended_s[keep]
+    names, codes, totals = np.unique(labels, return_inverse=True, return_counts=True)
+    order = np.argsort(-totals, kind="stable")
+    frame: dict[str, np.ndarray] = {"t_s": np.arange(last + 1, dtype="float64")}
+    other = np.zeros(last + 1, dtype=np.int64)
+    for rank, code in enumerate(order):
+        counts = np.bincount(seconds[codes == code], minlength=last + 1)
+        if rank < top:
+            frame[str(names[code])] = counts
+        else:
+            other += counts
+    if other.any():
+        frame["other"] = other
+    return pd.DataFrame(frame)
+
+
 __all__ = [
+    "MAX_ERROR_SERIES",
     "PER_SECOND_COLUMNS",
+    "errors_per_second",
     "latency_spectrum",
     "per_second",
     "target_rate",

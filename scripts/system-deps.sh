@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Make sure the system programs the harness uses are present: prometheus (the embedded stack's
-# server), redis-server (the optional L2 cache) and hey (the reference client of `make bench`).
+# server), redis-server (the optional L2 cache), hey (the reference client of `make bench`) and
+# chromium (headless, for the report test and `make report-shot`).
 # Installs them with apt-get when run as root (or with passwordless sudo); otherwise says exactly
 # what to install. Usage: scripts/system-deps.sh [program ...]   (default: prometheus redis-server)
 set -euo pipefail

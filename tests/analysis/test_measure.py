@@ -144,3 +144,14 @@ def test_breakdowns_by_kind_and_model(tmp_path):
     assert client.by_kind["chat"]["requests"] == 90
     assert client.by_kind["health"]["p50_ms"] == 1.0
     assert client.models == {"gpt-4o-mini": 90}
+
+
+def test_by_kind_rate_and_cache_hit_share(tmp_path):
+    kinds = np.array(["chat"] * 900 + ["health"] * 100, dtype=object)
+    frame = samples(steady(1000), kind=kinds)
+    frame["cache"] = np.array(["HIT", "MISS", "L2-HIT"] * 300 + [""] * 100, dtype=object)
+    client = _client(tmp_path, frame)
+    chat, health = client.by_kind["chat"], client.by_kind["health"]
+    assert chat["rate_rps"] == 90.0 and health["rate_rps"] == 10.0  # 10 s window
+    assert chat["cache_hits"] == 600 and round(chat["cache_hit_percent"], 6) == round(200 / 3, 6)
+    assert health["cache_hits"] == 0 and health["cache_hit_percent"] is None
