@@ -50,10 +50,19 @@ SAMPLE_COLUMNS: dict[str, tuple[str, str]] = {
     "first_token_us": ("int64", "when the first content token arrived; -1 when none did"),
     "last_token_us": ("int64", "when the last content token arrived; -1 when none did"),
     "tokens": ("int32", "content chunks (tokens) received in a streamed response; 0 otherwise"),
+    # Timing the target reports about itself in response headers (scenario target.timing_headers).
+    "upstream_us": ("int64", "upstream (provider) time the target reported; -1 when not reported"),
+    "overhead_us": ("int64", "the target's own proxy overhead as it reported it; -1 when not"),
 }
 
 # Columns a reader fills with these values when an older run directory lacks them.
-SAMPLE_DEFAULTS: dict[str, int] = {"first_token_us": -1, "last_token_us": -1, "tokens": 0}
+SAMPLE_DEFAULTS: dict[str, int] = {
+    "first_token_us": -1,
+    "last_token_us": -1,
+    "tokens": 0,
+    "upstream_us": -1,
+    "overhead_us": -1,
+}
 
 SERIES_COLUMNS: dict[str, tuple[str, str]] = {
     "timestamp_s": ("float64", "sample time, seconds since the Unix epoch"),

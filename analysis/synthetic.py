@@ -108,6 +108,8 @@ def _part(first: int, count: int, spec: SyntheticRun) -> pa.Table:
             "first_token_us": np.full(count, -1, dtype=np.int64),
             "last_token_us": np.full(count, -1, dtype=np.int64),
             "tokens": np.zeros(count, dtype=np.int32),
+            "upstream_us": np.full(count, -1, dtype=np.int64),
+            "overhead_us": np.full(count, -1, dtype=np.int64),
         },
         schema=_SCHEMA,
     )

@@ -29,7 +29,14 @@ MODES = ("ok", "status5xx", "malformed", "truncated", "slow", "reset", "hang")
 
 
 class _Protocol(asyncio.Protocol):
-    def __init__(self, freeze: tuple[float, float], mode: str = "ok", slow_s: float = 0.5) -> None:
+    def __init__(
+        self,
+        freeze: tuple[float, float],
+        mode: str = "ok",
+        slow_s: float = 0.5,
+        heads: list[bytes] | None = None,
+    ) -> None:
+        self._heads = heads  # request heads kept for --log-heads (tests check what was sent)
         self._freeze = freeze
         self._mode = mode
         self._slow_s = slow_s
@@ -49,6 +56,8 @@ class _Protocol(asyncio.Protocol):
                 length = int(head[at + 15 :].split(b"\r\n", 1)[0])
             if len(self._buf) < end + 4 + length:
                 return
+            if self._heads is not None and len(self._heads) < 100:
+                self._heads.append(self._buf[:end])
             self._buf = self._buf[end + 4 + length :]
             self._answer()
 
@@ -92,12 +101,14 @@ async def _serve(
     freeze_for_s: float,
     mode: str = "ok",
     slow_s: float = 0.5,
+    heads_file: Path | None = None,
 ):
+    heads: list[bytes] | None = [] if heads_file else None
     t0 = time.monotonic()
     freeze = (t0 + freeze_at_s, t0 + freeze_at_s + freeze_for_s) if freeze_for_s > 0 else (0, 0)
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
-        lambda: _Protocol(freeze, mode, slow_s), "127.0.0.1", port, reuse_address=True
+        lambda: _Protocol(freeze, mode, slow_s, heads), "127.0.0.1", port, reuse_address=True
     )
     actual = server.sockets[0].getsockname()[1]
     if ready_file is not None:
@@ -109,6 +120,8 @@ async def _serve(
         loop.add_signal_handler(sig, stop.set)
     async with server:
         await stop.wait()
+    if heads_file is not None and heads is not None:
+        heads_file.write_bytes(b"\n\n".join(heads))
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -119,11 +132,13 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--freeze-for", type=float, default=0.0, help="seconds; 0: never")
     parser.add_argument("--mode", choices=MODES, default="ok")
     parser.add_argument("--slow-ms", type=float, default=500.0, help="body delay of mode slow")
+    parser.add_argument("--log-heads", type=Path, help="write the first 100 request heads here")
     args = parser.parse_args(argv)
     asyncio.run(
         _serve(
             args.port, args.ready_file, args.freeze_at, args.freeze_for, args.mode,
             args.slow_ms / 1000,
+            args.log_heads,
         )
     )  # fmt: skip
 

@@ -88,6 +88,17 @@ def classify_error(exc: BaseException) -> str:
     return type(exc).__name__
 
 
+def _header_us(headers: dict[str, str], name: str) -> int:
+    """A millisecond timing header as integer microseconds; -1 when absent or unreadable."""
+    value = headers.get(name) if name else None
+    if value is None:
+        return -1
+    try:
+        return round(float(value) * 1000)
+    except ValueError:
+        return -1
+
+
 class OpenModelGenerator:
     """Drives one worker's share of the schedule at ``base_url`` and hands rows to ``on_rows``."""
 
@@ -105,7 +116,10 @@ class OpenModelGenerator:
         on_request: Callable[..., None] | None = None,
         flush_interval_s: float = 1.0,
         clock: Clock | None = None,
+        timing_headers: tuple[str | None, str | None] = (None, None),
     ) -> None:
+        self._upstream_header = (timing_headers[0] or "").lower()
+        self._overhead_header = (timing_headers[1] or "").lower()
         self._schedule = schedule
         self._start_epoch_us = start_epoch_us
         self._mix = mix
@@ -170,6 +184,7 @@ class OpenModelGenerator:
     def _send(self, intended_us: int) -> None:
         req = self._mix.next()
         status, nbytes, cache, error, ttfb_us = 0, 0, "", "", -1
+        upstream_us = overhead_us = -1
         now = self._clock.now_us
         tokens = TokenClock(now) if req.stream else None
         sent_us = now()
@@ -178,6 +193,8 @@ class OpenModelGenerator:
             response = self._client.request(req.raw, tokens.feed if tokens else None)
             ttfb_us, status, nbytes = response.ttfb_us, response.status, response.body_bytes
             cache = response.headers.get("x-cache-status", "")
+            upstream_us = _header_us(response.headers, self._upstream_header)
+            overhead_us = _header_us(response.headers, self._overhead_header)
             if status >= 400:
                 error = f"HTTP {status}"
         except gevent.GreenletExit:
@@ -195,7 +212,7 @@ class OpenModelGenerator:
         )
         self._rows.append(
             (intended_us, sent_us, ttfb_us, done_us, status, req.kind, req.model, error,
-             nbytes, cache, self._worker, first_us, last_us, count)
+             nbytes, cache, self._worker, first_us, last_us, count, upstream_us, overhead_us)
         )  # fmt: skip
         if self._on_request is not None:
             self._on_request(req, (done_us - intended_us) / 1000.0, nbytes, error, exc)

@@ -17,7 +17,7 @@ from locust.exception import StopUser
 from locust.runners import WorkerRunner
 
 from loadtests.generator import OpenModelGenerator
-from loadtests.mix import RequestMix
+from loadtests.mix import RequestMix, request_headers
 from loadtests.plan import Plan
 from loadtests.scenario import load_scenario
 
@@ -100,13 +100,17 @@ class OpenModelUser(User):
                 scenario.load.seed,
                 worker_index,
                 host_header=urlsplit(plan.base_url).netloc,
-                headers=dict(scenario.target.headers),
+                headers=request_headers(scenario),
             ),
             max_concurrency=plan.per_worker_concurrency(),
             timeout_s=scenario.load.timeout,
             worker_index=worker_index,
             on_rows=on_rows,
             on_request=_fire_locust_stats(environment),
+            timing_headers=(
+                scenario.target.timing_headers.upstream_ms,
+                scenario.target.timing_headers.overhead_ms,
+            ),
         )
         environment.edgeperf_generator = generator
         stats = generator.run()

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import os
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from loadtests.errors import ScenarioError
 from loadtests.http1 import build_request
-from loadtests.scenario import ChatSpec, RequestKind
+from loadtests.scenario import ChatSpec, RequestKind, Scenario
 
 _WORDS = (
     "latency cache proxy token model route provider edge stream budget metric trace span "
@@ -74,6 +76,21 @@ class _ChatSource:
         model = self._rng.choices(self._models, self._model_weights)[0]
         prompt = _prompt(self._rng, self._spec.prompt_words, f"{self._tag}-{self._fresh}")
         return model, self._encode(_chat_body(model, prompt, self._spec))
+
+
+def request_headers(scenario: Scenario) -> dict[str, str]:
+    """The scenario's headers plus the API key from its environment variable, if it names one."""
+    headers = dict(scenario.target.headers)
+    name = scenario.target.api_key_env
+    if name:
+        key = os.environ.get(name)
+        if not key:
+            raise ScenarioError(
+                f"target.api_key_env names the environment variable {name}, which is not set "
+                "or empty; export it, or remove api_key_env from the scenario"
+            )
+        headers["Authorization"] = f"Bearer {key}"
+    return headers
 
 
 class RequestMix:

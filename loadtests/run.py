@@ -18,6 +18,7 @@ from loadtests import rundir
 from loadtests.collector import write_collected
 from loadtests.driver import Driver, RunSink
 from loadtests.errors import EXIT_INTERRUPTED, HarnessError, TargetUnreachable
+from loadtests.mix import request_headers
 from loadtests.plan import Plan
 from loadtests.profiles import Profile, default_profile_name, resolve_profile, with_profile_name
 from loadtests.recording import LiveStats, PartWriter
@@ -88,6 +89,7 @@ def check_target(base_url: str, timeout_s: float = 5.0) -> list[str]:
 def execute(options: RunOptions) -> int:
     """Run a scenario end to end and return the exit code of the run contract."""
     profile = resolve_profile(options.scenario)  # a bad profile fails here, before anything
+    request_headers(options.scenario)  # so does an API key variable that is not set
     scenario = with_profile_name(options.scenario, default_profile_name(options.scenario))
     run_dir = rundir.create(options.out_root, scenario.name)
     meta = rundir.Metadata.start(run_dir, scenario)

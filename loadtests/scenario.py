@@ -224,10 +224,21 @@ class MetricsSpec(_Model):
         return value
 
 
+class TimingHeaders(_Model):
+    """Response headers in which the target reports its own timing, in milliseconds."""
+
+    upstream_ms: str | None = "X-Upstream-Time-Ms"
+    overhead_ms: str | None = "X-Edge-Overhead-Ms"
+
+
 class TargetSpec(_Model):
     host: str | None = None
     prometheus: str | None = None
     headers: dict[str, str] = Field(default_factory=dict)
+    # Name of an environment variable holding an API key, sent as "Authorization: Bearer ...";
+    # only the name travels or is written anywhere, never the value.
+    api_key_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    timing_headers: TimingHeaders = TimingHeaders()
 
     @field_validator("host", "prometheus")
     @classmethod
