@@ -24,7 +24,7 @@ RUN_ARGS = $(if $(TARGET),--host $(TARGET)) $(if $(PROMETHEUS),--prometheus $(PR
 SCENARIO_FILE = $(if $(findstring /,$(SCENARIO)),$(SCENARIO),scenarios/$(SCENARIO).yaml)
 CI_SCENARIO_FILE = $(if $(findstring /,$(CI_SCENARIO)),$(CI_SCENARIO),scenarios/$(CI_SCENARIO).yaml)
 
-.PHONY: help setup system-deps load analyze test test-fast check format bench clean ci-perf report-shot
+.PHONY: help setup system-deps load analyze test test-fast check format bench clean overhead ci-perf report-shot
 
 help:
 	@echo "make load      set up, then run SCENARIO (default week1-baseline) on the embedded stack"
@@ -76,6 +76,16 @@ bench: setup
 
 # edgeperf's exit code (0 pass, 1 fail, 2 cannot judge, 130 interrupted) is printed; make itself
 # reports any non-zero recipe as 2, so CI goes red on all of them alike.
+# make overhead: telemetry off/on interleaved pairs judged on the Week 1 overhead budgets
+OVERHEAD_SCENARIO ?= telemetry-overhead
+PAIRS ?=
+overhead: setup
+	@$(BIN)/edgeperf overhead scenarios/$(OVERHEAD_SCENARIO).yaml $(if $(PAIRS),--pairs $(PAIRS)) \
+		$(if $(TARGET),--host $(TARGET)) $(if $(RATE),--rate $(RATE)) \
+		$(if $(DURATION),--duration $(DURATION)) --out $(REPORTS_DIR) || { code=$$?; \
+		echo "make overhead: edgeperf exited $$code (0 within, 1 exceeded, 2 inconclusive or no data)"; \
+		exit $$code; }
+
 ci-perf: setup
 	@code=0; $(BIN)/edgeperf run $(CI_SCENARIO_FILE) --rate $(CI_RATE) --duration $(CI_DURATION) \
 		--ramp $(CI_RAMP) --out $(REPORTS_DIR) --quiet || code=$$?; \

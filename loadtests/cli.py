@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from loadtests.errors import EXIT_CANNOT_JUDGE, EXIT_INTERRUPTED, HarnessError
+from loadtests.errors import EXIT_CANNOT_JUDGE, EXIT_INTERRUPTED, HarnessError, ScenarioError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -24,6 +24,20 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", type=int, help="local Locust worker processes (0: in-process)")
     run.add_argument("--out", type=Path, default=Path("reports"), help="where run folders go")
     run.add_argument("--quiet", action="store_true", help="no progress line")
+    overhead = sub.add_parser(
+        "overhead", help="interleaved baseline/treatment runs judged on the scenario's budgets"
+    )
+    overhead.add_argument("scenario", type=Path, help="scenario YAML with an overhead: section")
+    overhead.add_argument("--host", help="target base URL; default: the embedded stand-in stack")
+    overhead.add_argument("--prometheus", help="Prometheus URL for server-side series")
+    overhead.add_argument("--rate", type=float, help="override load.rate_rps (req/s)")
+    overhead.add_argument("--duration", help="override load.duration of every run (e.g. 20s)")
+    overhead.add_argument("--ramp", help="override load.ramp, the warm-up of every run")
+    overhead.add_argument("--pairs", type=int, help="override overhead.pairs")
+    overhead.add_argument(
+        "--allow-inconclusive", action="store_true", help="INCONCLUSIVE budgets do not fail"
+    )
+    overhead.add_argument("--out", type=Path, default=Path("reports"))
     analyze = sub.add_parser("analyze", help="re-analyse a run directory and rewrite its report")
     analyze.add_argument("run_dir", type=Path)
     _add_stack_parser(sub)
@@ -78,6 +92,28 @@ def _run(args: argparse.Namespace) -> int:
     return execute(RunOptions(scenario=scenario, out_root=args.out, quiet=args.quiet))
 
 
+def _overhead(args: argparse.Namespace) -> int:
+    from gevent import monkey
+
+    monkey.patch_all()
+    from loadtests.overhead import execute_overhead
+    from loadtests.scenario import load_scenario
+
+    overrides = {
+        "target.host": args.host,
+        "target.prometheus": args.prometheus,
+        "load.rate_rps": args.rate,
+        "load.duration": args.duration,
+        "load.ramp": args.ramp,
+        "overhead.pairs": args.pairs,
+        "overhead.allow_inconclusive": True if args.allow_inconclusive else None,
+    }
+    scenario = load_scenario(args.scenario, overrides)
+    if scenario.overhead is None:
+        raise ScenarioError(f"{args.scenario}: field 'overhead': missing; it sets the budgets")
+    return execute_overhead(scenario, args.out, scenario.overhead)
+
+
 def _stack(args: argparse.Namespace) -> int:
     from loadtests.stack import control
 
@@ -98,6 +134,14 @@ def _stack(args: argparse.Namespace) -> int:
 
 def _analyze(args: argparse.Namespace) -> int:
     from analysis.api import analyze_run, format_verdict_table, write_outputs
+    from analysis.overhead_report import PLAN_FILE, analyze_experiment, write_experiment
+
+    if (args.run_dir / PLAN_FILE).exists():  # an overhead experiment folder
+        result = analyze_experiment(args.run_dir)
+        write_experiment(args.run_dir, result)
+        print(result.table)
+        print(f"report: {args.run_dir / 'overhead.html'}")
+        return result.exit_code
 
     analysis = analyze_run(args.run_dir)
     write_outputs(args.run_dir, analysis)
@@ -113,6 +157,8 @@ def main(argv: list[str] | None = None) -> int:
             return _run(args)
         if args.command == "stack":
             return _stack(args)
+        if args.command == "overhead":
+            return _overhead(args)
         return _analyze(args)
     except HarnessError as exc:
         print(f"edgeperf: error: {exc}", file=sys.stderr)

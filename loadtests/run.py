@@ -33,6 +33,8 @@ class RunOptions:
     out_root: Path
     workers: int = 0
     quiet: bool = False
+    quiet_summary: bool = False  # no verdict table (runs inside a larger experiment)
+    with_prometheus: bool = True  # False: the embedded stack runs without Prometheus
 
 
 def _say(text: str) -> None:
@@ -86,8 +88,19 @@ def check_target(base_url: str, timeout_s: float = 5.0) -> list[str]:
     return []
 
 
+@dataclass(frozen=True)
+class RunOutcome:
+    run_dir: Path
+    exit_code: int
+
+
 def execute(options: RunOptions) -> int:
     """Run a scenario end to end and return the exit code of the run contract."""
+    return run_scenario(options).exit_code
+
+
+def run_scenario(options: RunOptions) -> RunOutcome:
+    """Run a scenario end to end: its run directory and the exit code of the run contract."""
     profile = resolve_profile(options.scenario)  # a bad profile fails here, before anything
     request_headers(options.scenario)  # so does an API key variable that is not set
     scenario = with_profile_name(options.scenario, default_profile_name(options.scenario))
@@ -102,7 +115,10 @@ def execute(options: RunOptions) -> int:
         if base_url is None:
             _say("edgeperf: starting the embedded stand-in stack on loopback ...")
             embedded = start_embedded_stack(
-                scenario, stack, run_dir, with_prometheus=prom_url is None
+                scenario,
+                stack,
+                run_dir,
+                with_prometheus=prom_url is None and options.with_prometheus,
             )
             base_url = embedded.agent_url
             prom_url = prom_url or embedded.prometheus_url
@@ -136,11 +152,11 @@ def execute(options: RunOptions) -> int:
     meta.finish()
     analysis = analyze_run(run_dir)
     write_outputs(run_dir, analysis)
-    print(format_verdict_table(analysis.summary))
-    print(f"report: {run_dir / 'index.html'}")
-    if meta.outcome == "interrupted":
-        return EXIT_INTERRUPTED
-    return analysis.exit_code
+    if not options.quiet_summary:
+        print(format_verdict_table(analysis.summary))
+        print(f"report: {run_dir / 'index.html'}")
+    code = EXIT_INTERRUPTED if meta.outcome == "interrupted" else analysis.exit_code
+    return RunOutcome(run_dir, code)
 
 
 def _server_side(
@@ -181,4 +197,4 @@ def _collect_server_series(run_dir: Path, meta: rundir.Metadata, server: ServerS
     meta.write()
 
 
-__all__ = ["RunOptions", "check_target", "execute"]
+__all__ = ["RunOptions", "RunOutcome", "check_target", "execute", "run_scenario"]

@@ -20,6 +20,7 @@ from pydantic import (
 from analysis.schema import SERIES_METRIC_UNITS, VERDICT_METRICS
 from analysis.targets import Target, TargetSyntaxError
 from loadtests.errors import ScenarioError
+from loadtests.variants import OverheadSpec
 
 _DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(ms|us|h|m|s)")
 _DURATION_UNITS_S = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -258,6 +259,18 @@ def _check_target(value: Any) -> str:
 TargetText = Annotated[str, BeforeValidator(_check_target)]
 
 
+class SloSpec(_Model):
+    """Per-request thresholds (ms) a request must meet to count as goodput.
+
+    None set: the latency targets stand in (see analysis/goodput.py). ``response_ms`` applies to
+    requests that are not streamed, ``ttft_ms`` and ``itl_ms`` to streamed ones.
+    """
+
+    response_ms: float | None = Field(default=None, gt=0)
+    ttft_ms: float | None = Field(default=None, gt=0)
+    itl_ms: float | None = Field(default=None, gt=0)
+
+
 class Scenario(_Model):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,60}$")
     description: str = ""
@@ -267,6 +280,8 @@ class Scenario(_Model):
     stand_in: StandIn = StandIn()
     targets: dict[str, TargetText] = Field(default_factory=dict)
     metrics: MetricsSpec = MetricsSpec()
+    slo: SloSpec = SloSpec()  # per-request thresholds of goodput
+    overhead: OverheadSpec | None = None  # telemetry A/B budgets, used by `edgeperf overhead`
 
     @field_validator("targets")
     @classmethod

@@ -57,6 +57,8 @@ class OverheadSpec(BaseModel):
     allow_inconclusive: bool = False
     seed: int = 1
     budgets: dict[str, Budget] = Field(min_length=1)
+    # Server-side figures need the embedded Prometheus; None: only when a budget needs them.
+    server_side: bool | None = None
     baseline: Variant = Variant(set={"stand_in": {"telemetry": False}})
     treatment: Variant = Variant(set={"stand_in": {"telemetry": True}})
 
@@ -67,6 +69,16 @@ class OverheadSpec(BaseModel):
         if unknown:
             raise ValueError(f"unknown budget metric(s) {unknown}; known: {list(BUDGET_METRICS)}")
         return value
+
+
+SERVER_BUDGETS = ("memory_bytes", "cpu_percent", "network_mbps")
+
+
+def needs_server_side(spec: OverheadSpec) -> bool:
+    """Whether the runs must collect server-side series for these budgets."""
+    if spec.server_side is not None:
+        return spec.server_side
+    return any(metric in SERVER_BUDGETS for metric in spec.budgets)
 
 
 def deep_merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
@@ -106,4 +118,11 @@ def reconfigure(variant: Variant, health_url: str | None, runner=subprocess.run)
     )
 
 
-__all__ = ["BUDGET_METRICS", "OverheadSpec", "Variant", "deep_merge", "reconfigure"]
+__all__ = [
+    "BUDGET_METRICS",
+    "OverheadSpec",
+    "Variant",
+    "deep_merge",
+    "needs_server_side",
+    "reconfigure",
+]
