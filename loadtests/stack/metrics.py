@@ -70,6 +70,13 @@ class AgentMetrics:
             "L2 (Redis) lookups or writes that failed; a failed lookup is answered as a miss.",
             registry=registry,
         )
+        self._otlp_items = Counter(
+            "edge_agent_otlp_export_items",
+            "OTLP items (spans, metric points, log records) the agent exported, by signal and "
+            "final outcome after the SDK's own retries.",
+            ["signal", "outcome"],
+            registry=registry,
+        )
         self._cache_entries = Gauge(
             "edge_agent_cache_entries", "Responses held in the cache.", registry=registry
         )
@@ -78,6 +85,10 @@ class AgentMetrics:
         self._models: set[str] = set()
         # Label lookups cost more than the increments; keep the children per label set.
         self._children: dict[tuple[str, int, str], tuple[Counter, Histogram]] = {}
+
+    def otlp_export(self, signal: str, items: int, ok: bool) -> None:
+        """Count one export's items by outcome (called from the SDK's export threads)."""
+        self._otlp_items.labels(signal, "success" if ok else "failure").inc(items)
 
     def track_cache_entries(self, size: Callable[[], int]) -> None:
         """Report ``size()`` as the cache-entries gauge at each scrape."""

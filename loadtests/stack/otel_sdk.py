@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import threading
 import time
+from collections.abc import Callable
 from typing import Any
 
 from opentelemetry import trace
@@ -48,6 +49,46 @@ def _severity(status: int) -> tuple[SeverityNumber, str]:
     return SeverityNumber.INFO, "INFO"
 
 
+ExportResultFn = Callable[[str, int, bool], None]
+
+
+def _items(signal: str, batch: Any) -> int:
+    """Spans or log records in a batch, or data points in a MetricsData."""
+    if signal != "metrics":
+        return len(batch)
+    return sum(
+        len(metric.data.data_points)
+        for resource in batch.resource_metrics
+        for scope in resource.scope_metrics
+        for metric in scope.metrics
+    )
+
+
+class _CountedExporter:
+    """Wraps an exporter and reports each export's items and final outcome (after retries).
+
+    The collector's receiver cannot count what never reached it; the exporting side can, so
+    an unreachable or stalled collector still shows up as failed exports.
+    """
+
+    def __init__(self, inner: Any, signal: str, on_result: ExportResultFn) -> None:
+        self._inner = inner
+        self._signal = signal
+        self._on_result = on_result
+
+    def export(self, batch: Any, *args: Any, **kwargs: Any) -> Any:
+        result = self._inner.export(batch, *args, **kwargs)
+        self._on_result(self._signal, _items(self._signal, batch), result.name == "SUCCESS")
+        return result
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+
+def _no_result(signal: str, items: int, ok: bool) -> None:
+    return None
+
+
 class OtelTelemetry:
     """The SDK's three providers, batching and exporting on their own threads."""
 
@@ -70,10 +111,17 @@ class OtelTelemetry:
 
     @classmethod
     def start(
-        cls, endpoint: str, *, service_name: str, export_interval_s: float = 5.0
+        cls,
+        endpoint: str,
+        *,
+        service_name: str,
+        export_interval_s: float = 5.0,
+        on_export: ExportResultFn = _no_result,
     ) -> OtelTelemetry:
         """Providers exporting gzip OTLP/HTTP protobuf to ``endpoint``'s /v1/{signal} paths."""
         urls = signal_endpoints(endpoint)
+        # The SDK reads OTEL_EXPORTER_OTLP_TIMEOUT (seconds) itself when given no timeout.
+        timeout_s = None if "OTEL_EXPORTER_OTLP_TIMEOUT" in os.environ else EXPORT_TIMEOUT_S
         resource = Resource.create(
             {
                 "service.name": service_name,
@@ -87,12 +135,22 @@ class OtelTelemetry:
         tracer_provider = TracerProvider(resource=resource, shutdown_on_exit=False)
         tracer_provider.add_span_processor(
             BatchSpanProcessor(
-                OTLPSpanExporter(urls["traces"], timeout=EXPORT_TIMEOUT_S, compression=gzip)
+                _CountedExporter(  # type: ignore[arg-type]
+                    OTLPSpanExporter(urls["traces"], timeout=timeout_s, compression=gzip),
+                    "traces",
+                    on_export,
+                )
             )
         )
+        # The SDK's own variable wins, as it does for the span and log batch settings.
+        interval_ms = float(os.environ.get("OTEL_METRIC_EXPORT_INTERVAL", export_interval_s * 1000))
         reader = PeriodicExportingMetricReader(
-            OTLPMetricExporter(urls["metrics"], timeout=EXPORT_TIMEOUT_S, compression=gzip),
-            export_interval_millis=export_interval_s * 1000,
+            _CountedExporter(  # type: ignore[arg-type]
+                OTLPMetricExporter(urls["metrics"], timeout=timeout_s, compression=gzip),
+                "metrics",
+                on_export,
+            ),
+            export_interval_millis=interval_ms,
         )
         meter_provider = MeterProvider(
             resource=resource, metric_readers=[reader], shutdown_on_exit=False
@@ -100,7 +158,11 @@ class OtelTelemetry:
         logger_provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
         logger_provider.add_log_record_processor(
             BatchLogRecordProcessor(
-                OTLPLogExporter(urls["logs"], timeout=EXPORT_TIMEOUT_S, compression=gzip)
+                _CountedExporter(  # type: ignore[arg-type]
+                    OTLPLogExporter(urls["logs"], timeout=timeout_s, compression=gzip),
+                    "logs",
+                    on_export,
+                )
             )
         )
         return cls(tracer_provider, meter_provider, logger_provider)

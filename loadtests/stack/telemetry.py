@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -50,7 +51,11 @@ NO_TELEMETRY = NoTelemetry()
 
 
 def start_telemetry(
-    endpoint: str | None, *, service_name: str = "edge-agent", export_interval_s: float = 5.0
+    endpoint: str | None,
+    *,
+    service_name: str = "edge-agent",
+    export_interval_s: float = 5.0,
+    on_export: Callable[[str, int, bool], None] | None = None,
 ) -> RequestTelemetry:
     """The OpenTelemetry SDK exporting OTLP/HTTP to ``endpoint``, or NO_TELEMETRY for None."""
     if endpoint is None:
@@ -58,6 +63,13 @@ def start_telemetry(
     # Imported here so that an agent with telemetry off never loads the SDK.
     from loadtests.stack.otel_sdk import OtelTelemetry
 
+    if on_export is None:
+        return OtelTelemetry.start(
+            endpoint, service_name=service_name, export_interval_s=export_interval_s
+        )
     return OtelTelemetry.start(
-        endpoint, service_name=service_name, export_interval_s=export_interval_s
+        endpoint,
+        service_name=service_name,
+        export_interval_s=export_interval_s,
+        on_export=on_export,
     )
