@@ -112,3 +112,61 @@ def test_target_killed_mid_run_then_back(tmp_path):
     assert summary["measurements"]["errors"] == len(failed[failed["intended_us"] >= 0])
     meta = json.loads((run_dir / "metadata.json").read_text())
     assert meta["outcome"] == "completed"
+
+
+def test_sigterm_stops_the_load_and_keeps_what_was_measured(tmp_path, bench_target):
+    import signal
+    import subprocess
+    import sys
+
+    from tests.loadtests.conftest import REPO
+
+    scenario = write_scenario(tmp_path / "s.yaml", duration="60s")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "loadtests.cli", "run", str(scenario), "--host", bench_target.url,
+         "--out", str(tmp_path / "r"), "--quiet"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    time.sleep(4)
+    proc.send_signal(signal.SIGTERM)
+    stopped_at = time.time()
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 130, stderr
+    run_dir = only_run_dir(tmp_path / "r")
+    summary = summary_of(run_dir)
+    assert summary["status"] == "INTERRUPTED"
+    samples = _samples(run_dir)
+    assert samples["sent_us"].max() / 1e6 < stopped_at + 2.0  # load stopped within 2 s
+
+
+def test_saturated_target_keeps_the_offered_load_and_reports_the_cap(tmp_path):
+    scenario = tmp_path / "sat.yaml"
+    import yaml
+
+    scenario.write_text(
+        yaml.safe_dump(
+            {
+                "name": "saturated",
+                "load": {"rate_rps": 300, "ramp": "0s", "duration": "4s", "max_concurrency": 40},
+                "requests": [{"kind": "chat", "weight": 1, "method": "POST",
+                              "path": "/v1/chat/completions", "chat": {"repeat_rate": 0.0}}],
+                "stand_in": {"capacity_rps": 100, "telemetry": False},
+                "targets": {"request_rate_rps": "240..360", "latency_p99_ms": "< 200"},
+            }
+        )
+    )  # fmt: skip
+    result = run_cli("run", str(scenario), "--out", str(tmp_path / "r"), "--quiet")
+    assert result.returncode == 1, result.stderr
+    run_dir = only_run_dir(tmp_path / "r")
+    summary = summary_of(run_dir)
+    meta = json.loads((run_dir / "metadata.json").read_text())
+    assert meta["generator"]["cap_waits"] > 100  # the open model kept offering; the cap showed
+    assert meta["generator"]["max_in_flight"] == 40
+    assert any("concurrency cap" in w for w in summary["warnings"])
+    samples = _samples(run_dir)
+    assert len(samples) == 1200  # every scheduled request was recorded
+    # Latency stays true: requests that waited for the cap are measured from their schedule.
+    late = samples.sort_values("intended_us").tail(100)
+    assert ((late["done_us"] - late["intended_us"]) / 1e6).min() > 1.0
+    verdicts = {v["metric"]: v["status"] for v in summary["verdicts"]}
+    assert verdicts["latency_p99_ms"] == "FAIL"
