@@ -2,10 +2,11 @@
 
 ``python -m loadtests.benchtarget --port 0 --ready-file F [--freeze-at S --freeze-for S]
 [--mode MODE]`` answers every request with ``200 ok`` at once, except that requests arriving
-during the freeze window (seconds after start) are held until it ends, as a stalled server would
-hold them. ``--mode`` makes it misbehave instead: ``status5xx`` (503), ``malformed`` (not HTTP),
-``truncated`` (the body stops short and the connection closes), ``slow`` (the body arrives
-``--slow-ms`` after the headers), ``reset`` (the connection is reset), ``hang`` (no answer).
+during the freeze window (seconds after the first request) are held until it ends, as a stalled
+server would hold them. ``--mode`` makes it misbehave instead: ``status5xx`` (503),
+``malformed`` (not HTTP), ``truncated`` (the body stops short and the connection closes),
+``slow`` (the body arrives ``--slow-ms`` after the headers), ``reset`` (the connection is
+reset), ``hang`` (no answer).
 """
 
 from __future__ import annotations
@@ -28,10 +29,23 @@ _SLOW_HEAD = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n"
 MODES = ("ok", "status5xx", "malformed", "truncated", "slow", "reset", "hang")
 
 
+class FreezeWindow:
+    """A freeze of ``for_s`` seconds starting ``at_s`` after the first request arrives."""
+
+    def __init__(self, at_s: float, for_s: float) -> None:
+        self._at_s, self._for_s = at_s, for_s
+        self._window: tuple[float, float] | None = None if for_s > 0 else (0.0, 0.0)
+
+    def window(self, now: float) -> tuple[float, float]:
+        if self._window is None:
+            self._window = (now + self._at_s, now + self._at_s + self._for_s)
+        return self._window
+
+
 class _Protocol(asyncio.Protocol):
     def __init__(
         self,
-        freeze: tuple[float, float],
+        freeze: FreezeWindow,
         mode: str = "ok",
         slow_s: float = 0.5,
         heads: list[bytes] | None = None,
@@ -67,8 +81,8 @@ class _Protocol(asyncio.Protocol):
         if self._mode != "ok":
             self._misbehave(transport)
             return
-        start, stop = self._freeze
         now = time.monotonic()
+        start, stop = self._freeze.window(now)
         if start <= now < stop:
             asyncio.get_running_loop().call_later(stop - now, transport.write, _RESPONSE)
         else:
@@ -104,8 +118,7 @@ async def _serve(
     heads_file: Path | None = None,
 ):
     heads: list[bytes] | None = [] if heads_file else None
-    t0 = time.monotonic()
-    freeze = (t0 + freeze_at_s, t0 + freeze_at_s + freeze_for_s) if freeze_for_s > 0 else (0, 0)
+    freeze = FreezeWindow(freeze_at_s, freeze_for_s)
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
         lambda: _Protocol(freeze, mode, slow_s, heads), "127.0.0.1", port, reuse_address=True
@@ -128,7 +141,7 @@ def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--ready-file", type=Path)
-    parser.add_argument("--freeze-at", type=float, default=0.0, help="seconds after start")
+    parser.add_argument("--freeze-at", type=float, default=0.0, help="s after the first request")
     parser.add_argument("--freeze-for", type=float, default=0.0, help="seconds; 0: never")
     parser.add_argument("--mode", choices=MODES, default="ok")
     parser.add_argument("--slow-ms", type=float, default=500.0, help="body delay of mode slow")
