@@ -16,6 +16,8 @@ from analysis.errors import RunDirError
 from analysis.formatting import format_value
 from analysis.history import find_regressions, is_run_dir, read_history
 from analysis.index import update_index
+from analysis.llmmeasure import llm_summary, llm_verdict_measurements, measure_llm
+from analysis.loadshape import analyze_shape, shape_measurements, shape_verdict_measurements
 from analysis.measure import judged_window, measure_client
 from analysis.redact import Redactor, env_secrets
 from analysis.report import build_view, render_report, write_report
@@ -29,6 +31,7 @@ from analysis.schema import (
     SUMMARY_MD_FILE,
 )
 from analysis.server import measure_server
+from analysis.shapereport import shape_sections
 from analysis.summary import build_summary, summary_json
 from analysis.verdicts import (
     exit_code,
@@ -62,10 +65,15 @@ def analyze(run: RunData, redactor: Redactor | None = None) -> RunAnalysis:
     window = judged_window(run.metadata, run.samples)
     client = measure_client(run.samples, window)
     server = measure_server(run.series, run.queries, window, run.has_series)
-    verdicts = judge(run.targets, verdict_measurements(client, server))
+    llm = measure_llm(run, window)
+    shape = analyze_shape(run, window, server)
+    measured = verdict_measurements(client, server) | llm_verdict_measurements(llm)
+    measured |= shape_verdict_measurements(shape)
+    verdicts = judge(run.targets, measured)
     status = overall_status(verdicts, run.metadata.get("outcome", "unknown"), server.problems)
     warnings = run_warnings(run.metadata, client, run.targets, server.problems)
-    summary = redactor.data(build_summary(run, client, server, verdicts, status, warnings))
+    extra = llm_summary(llm, client.by_kind) | shape_measurements(shape)
+    summary = redactor.data(build_summary(run, client, server, verdicts, status, warnings, extra))
     charts = chart_inputs(run, window, redactor)
     return RunAnalysis(
         run.run_dir, summary, status, exit_code(status), run.metadata, charts, redactor
@@ -109,7 +117,12 @@ def write_outputs(run_dir: Path | str, analysis: RunAnalysis) -> list[Path]:
     written += sorted(drawn)
     index_href = f"../{INDEX_FILE}" if reports_dir is not None else ""
     view = build_view(
-        analysis.summary, charts, analysis.metadata, regressions=found, index_href=index_href
+        analysis.summary,
+        charts,
+        analysis.metadata,
+        regressions=found,
+        index_href=index_href,
+        extra_sections=shape_sections(analysis.summary),
     )
     written.append(write_report(run_dir / REPORT_FILE, clean(render_report(view))))
     if reports_dir is not None:

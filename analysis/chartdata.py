@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
+import numpy as np
 import pandas as pd
 
 from analysis.measure import US_PER_S, Window, failed_mask
 from analysis.redact import Redactor
 from analysis.rundir import RunData
 from analysis.server import SERVER_METRICS, metric_points
+from analysis.streamcharts import stream_curves
+from analysis.streaming import stream_kinds
 from analysis.targets import Target
 from analysis.timeseries import (
     errors_per_second,
@@ -45,6 +48,7 @@ class ChartInputs:
     errors: pd.DataFrame = field(default_factory=pd.DataFrame)  # t_s + one column a kind: error
     otlp: dict[str, pd.DataFrame] = field(default_factory=dict)  # "metric [labels]" -> t_s, value
     targets: dict[str, Target] = field(default_factory=dict)  # verdict metric -> target
+    streams: dict[str, np.ndarray] = field(default_factory=dict)  # TTFT/ITL ms, ascending
 
 
 def otlp_series(series: pd.DataFrame, origin_s: float) -> dict[str, pd.DataFrame]:
@@ -124,6 +128,7 @@ def chart_inputs(
         errors=_redact_columns(errors_per_second(run.samples, origin_us, failed), redactor),
         otlp={redactor.text(name): frame for name, frame in otlp.items()},
         targets=dict(run.targets),
+        streams=stream_curves(run.samples, window, stream_kinds(run.scenario)),
     )
 
 

@@ -11,9 +11,8 @@ import base64
 import io
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 import matplotlib
 import numpy as np
@@ -24,6 +23,14 @@ from matplotlib.figure import Figure
 
 from analysis._io import write_atomic
 from analysis.chartdata import ChartInputs, unit_of
+from analysis.chartspec import (
+    ChartFile,
+    ChartSpec,
+    ChartTable,
+    Draw,
+    frame_table,
+    num_text,
+)
 from analysis.plots import (
     STYLE,
     nines_label,
@@ -35,61 +42,10 @@ from analysis.plots import (
     plot_throughput,
 )
 from analysis.schema import CHARTS_DIR
+from analysis.streamcharts import stream_spec
 
-MAX_TABLE_ROWS = 300  # longer per-second tables show every n-th second
-Draw = Callable[[Axes], None]
 Store = Callable[[str, bytes], tuple[str, "Path | None"]]  # (name, PNG) -> (href, file or None)
-
-
-@dataclass(frozen=True)
-class ChartTable:
-    """The numbers behind a chart, as display strings."""
-
-    head: list[str]
-    rows: list[list[str]]
-    note: str = ""
-
-
-@dataclass(frozen=True)
-class ChartSpec:
-    """One chart to draw (``draw`` set) or to mention as skipped (``skipped`` says why)."""
-
-    name: str
-    title: str
-    caption: str
-    draw: Draw | None = None
-    table: ChartTable | None = None
-    skipped: str = ""
-    size_in: tuple[float, float] | None = None  # width, height; None: the style's size
-
-
-@dataclass(frozen=True)
-class ChartFile:
-    """A chart for the page: ``href`` (relative, or a data: URI) is empty when skipped;
-    ``path`` is the PNG file, None when skipped or kept inline."""
-
-    name: str
-    href: str
-    path: Path | None
-    title: str
-    caption: str
-    table: ChartTable | None = None
-    skipped: str = ""
-
-
-def _num(value: Any, digits: int = 3) -> str:
-    if value is None or (isinstance(value, float) and not math.isfinite(value)):
-        return "—"
-    return f"{float(value):,.{digits}f}"
-
-
-def _table(frame: pd.DataFrame, columns: Sequence[tuple[str, str, int]]) -> ChartTable:
-    """(column, heading, digits) of ``frame``; long tables keep every n-th row and say so."""
-    step = max(1, math.ceil(len(frame) / MAX_TABLE_ROWS))
-    shown = frame.iloc[::step]
-    rows = [[_num(row[c], d) for c, _, d in columns] for _, row in shown.iterrows()]
-    note = f"every {step}th row of {len(frame):,}" if step > 1 else ""
-    return ChartTable([h for _, h, _ in columns], rows, note)
+_num, _table = num_text, frame_table  # short local names for the many tables below
 
 
 def _throughput_table(inputs: ChartInputs) -> ChartTable:
@@ -254,6 +210,8 @@ def chart_specs(inputs: ChartInputs) -> list[ChartSpec]:
                 _spectrum_table(inputs.spectrum),
             )
         )
+    if inputs.streams:  # runs that stream nothing do not mention streaming at all
+        specs.append(stream_spec(inputs.streams))
     return specs + [_errors_spec(inputs), *_server_specs(inputs), *_otlp_specs(inputs)]
 
 

@@ -27,6 +27,8 @@ def _xml_text(value: Any) -> str:
 
 def verdict_message(verdict: dict[str, Any]) -> str:
     """``measured 62.100 ms vs target < 50`` (NO DATA: ``no data: <reason>``)."""
+    if verdict.get("status") == "FAIL" and verdict.get("measured") is None:  # infinite
+        return f"{verdict.get('reason') or 'no finite value'} vs target {verdict.get('target')}"
     if verdict.get("status") == "NO DATA" or verdict.get("measured") is None:
         return f"no data: {verdict.get('reason') or 'nothing to judge'}"
     measured = format_value(verdict.get("measured"), str(verdict.get("unit") or ""))

@@ -28,6 +28,8 @@ def format_value(value: float | None, unit: str, signed: bool = False) -> str:
         return f"{value:{plus}.3f} ms"
     if unit == "req/s":
         return f"{value:{plus}.1f} req/s"
+    if unit == "tokens/s":
+        return f"{value:{plus}.1f} tokens/s"
     if unit == "%":
         digits = 3 if abs(value) < 1 else 2
         return f"{value:{plus}.{digits}f} %"

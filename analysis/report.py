@@ -13,6 +13,7 @@ from analysis._io import write_text_atomic
 from analysis.charts import ChartFile, ChartTable
 from analysis.formatting import format_count, format_value
 from analysis.history import FIGURES, REL_TOLERANCE, SPREAD_FACTOR, SPREAD_RUNS
+from analysis.llmreport import goodput_row, llm_sections
 
 TEMPLATE = "report.html"
 _TEMPLATES_DIR = Path(__file__).parent / "templates"
@@ -58,6 +59,7 @@ def _key_measurements(m: dict[str, Any]) -> list[tuple[str, str]]:
     window = m.get("window") or {}
     rows = [
         ("achieved rate", format_value(m.get("rate_rps"), "req/s")),
+        *filter(None, [goodput_row(m)]),
         ("requests in steady window", format_count(m.get("requests"))),
         ("errors in steady window", format_count(m.get("errors"))),
         ("error rate", format_value(_percent(m.get("error_rate")), "%")),
@@ -100,6 +102,8 @@ def kind_table(m: dict[str, Any]) -> dict[str, Any] | None:
     if not by_kind:
         return None
     head = ["kind", "requests", "rate", "P50", "P95", "P99", "errors", "cache hit"]
+    streams = any("ttft_p95_ms" in v for v in by_kind.values())  # tags of streamed kinds
+    head += ["TTFT P95", "tokens/s P50"] if streams else []
     rows = [
         [
             kind,
@@ -108,6 +112,14 @@ def kind_table(m: dict[str, Any]) -> dict[str, Any] | None:
             *(format_value(v.get(f"{p}_ms"), "ms") for p in ("p50", "p95", "p99")),
             format_count(v.get("errors")),
             format_value(v.get("cache_hit_percent"), "%"),
+            *(
+                [
+                    format_value(v.get("ttft_p95_ms"), "ms"),
+                    format_value(v.get("tokens_per_s_p50"), "tokens/s"),
+                ]
+                if streams
+                else []
+            ),
         ]
         for kind, v in by_kind.items()
     ]
@@ -115,6 +127,7 @@ def kind_table(m: dict[str, Any]) -> dict[str, Any] | None:
         "Requests intended in the steady window by request kind; response time from the intended "
         "send time; cache hit is the share of responses with an X-Cache-Status that were hits "
         "(— when the kind sends none)."
+        + (" TTFT P95 and tokens/s P50 of streamed kinds as under Streaming." if streams else "")
     )
     return {"kind": "table", "title": "By request kind", "caption": caption, "head": head,
             "rows": rows}  # fmt: skip
@@ -221,6 +234,7 @@ def build_view(
         "percentile_head": [p.upper() if p != "p999" else "P99.9" for p in _PERCENTILES],
         "latency_rows": _latency_rows(measurements),
         "breakdowns": _breakdowns(measurements),
+        "llm_sections": llm_sections(measurements),
         "figures": figures_view(charts, kind_table(measurements)),
         "extra_sections": list(extra_sections or []),
         "notes": list(metadata.get("notes") or []),

@@ -115,6 +115,21 @@ VERDICT_METRICS = (
     "memory_bytes",
     "cpu_percent",
     "otlp_export_success",
+    # LLM serving (analysis/llmmeasure.py): streams, goodput, proxy overhead, cache, client-side
+    "ttft_p50_ms",
+    "ttft_p95_ms",
+    "ttft_p99_ms",
+    "itl_p95_ms",
+    "itl_p99_ms",
+    "tokens_per_s_p50",
+    "stream_completion",
+    "goodput_percent",
+    "proxy_overhead_p95_ms",
+    "cache_hit_percent",
+    # Load shapes (analysis/loadshape.py): spike recovery, stress knee, soak memory growth
+    "spike_recovery_s",
+    "knee_rps",
+    "memory_growth_mb_per_h",
 )
 
 # Units of each verdict metric as judged and shown.
@@ -127,7 +142,24 @@ VERDICT_UNITS = {
     "memory_bytes": "bytes",
     "cpu_percent": "%",
     "otlp_export_success": "%",
+    "ttft_p50_ms": "ms",  # time to first token, from the intended send
+    "ttft_p95_ms": "ms",
+    "ttft_p99_ms": "ms",
+    "itl_p95_ms": "ms",  # inter-token latency, per request
+    "itl_p99_ms": "ms",
+    "tokens_per_s_p50": "tokens/s",  # per request: tokens / service time; a floor ("> 20")
+    "stream_completion": "%",  # streamed requests that ended with [DONE]
+    "goodput_percent": "%",  # requests that succeeded within every per-request threshold
+    "proxy_overhead_p95_ms": "ms",  # X-Edge-Overhead-Ms as the target reported it
+    "cache_hit_percent": "%",  # HIT / (HIT + MISS) of X-Cache-Status, client-side
+    "spike_recovery_s": "s",  # after the spike's end until P99 and errors are back (sustained)
+    "knee_rps": "req/s",  # highest step rate that still met the stage targets
+    "memory_growth_mb_per_h": "MB/h",  # least-squares slope of server memory, judged window
 }
+
+# Targets each stage of a multi-stage run is held to (scenario ``stage_targets``, else these of
+# its ``targets``); see analysis/stages.py.
+STAGE_TARGET_METRICS = ("latency_p50_ms", "latency_p95_ms", "latency_p99_ms", "error_rate")
 
 __all__ = [
     "CHARTS_DIR",
@@ -147,6 +179,7 @@ __all__ = [
     "SERIES_FILE",
     "SERIES_METRIC_UNITS",
     "SERIES_SOURCES",
+    "STAGE_TARGET_METRICS",
     "SUMMARY_FILE",
     "SUMMARY_MD_FILE",
     "VERDICT_METRICS",

@@ -91,12 +91,16 @@ def build_summary(
     verdicts: list[Verdict],
     status: str,
     warnings: list[str],
+    extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """The whole ``summary.json`` document, JSON-safe (NaN already None)."""
+    """The whole ``summary.json`` document, JSON-safe (NaN already None).
+
+    ``extra`` keys are added to (or replace) those of ``measurements``.
+    """
     summary = {
         "scenario": run.name,
         "status": status,
-        "measurements": build_measurements(client, server),
+        "measurements": build_measurements(client, server) | (extra or {}),
         "verdicts": [v.as_dict() for v in verdicts],
         "warnings": list(warnings),
         "run": {key: run.metadata.get(key) for key in _RUN_KEYS},

@@ -70,7 +70,11 @@ def judge_one(metric: str, target: Target, measured: Measured | None) -> Verdict
         return Verdict(metric, target.text, None, unit, NO_DATA, None, measured.source, reason)
     status = PASS if target.met_by(measured.value) else FAIL
     margin = target.margin(measured.value)
-    return Verdict(metric, target.text, measured.value, unit, status, margin, measured.source)
+    # An infinite value (e.g. "did not recover") is shown empty, so it keeps its reason.
+    reason = "" if math.isfinite(measured.value) else measured.reason
+    return Verdict(
+        metric, target.text, measured.value, unit, status, margin, measured.source, reason
+    )
 
 
 def judge(targets: dict[str, Target], measurements: dict[str, Measured]) -> list[Verdict]:

@@ -48,10 +48,19 @@ def _chat_body(model: str, prompt: str, spec: ChatSpec) -> bytes:
 
 
 class _ChatSource:
-    """Chat bodies: a pool of repeated prompts (cache hits) and fresh unique ones (misses)."""
+    """Chat bodies: a pool of repeated prompts (cache hits) and fresh unique ones (misses).
+
+    Prompts carry the kind's name, so two kinds never share a cache entry: each kind's hit
+    ratio follows its own repeat rate.
+    """
 
     def __init__(
-        self, spec: ChatSpec, rng: random.Random, tag: str, encode: Callable[[bytes], bytes]
+        self,
+        spec: ChatSpec,
+        rng: random.Random,
+        tag: str,
+        encode: Callable[[bytes], bytes],
+        kind: str = "",
     ) -> None:
         self._spec = spec
         self._encode = encode
@@ -64,7 +73,8 @@ class _ChatSource:
         self._pool = []
         for i in range(spec.prompt_pool):
             model = pool_rng.choices(self._models, self._model_weights)[0]
-            body = _chat_body(model, _prompt(pool_rng, spec.prompt_words, f"pool-{i}"), spec)
+            prompt = _prompt(pool_rng, spec.prompt_words, f"{kind}-pool-{i}")
+            body = _chat_body(model, prompt, spec)
             self._pool.append((model, encode(body)))
         self._fresh = 0
         self.stream = spec.stream
@@ -125,8 +135,8 @@ class RequestMix:
             def encode(body: bytes, k: RequestKind = k, h: dict[str, str] = chat_headers) -> bytes:
                 return build_request(k.method, k.path, host_header, body, h)
 
-            tag = f"w{worker_index}-s{seed}"
-            self._chat[k.kind] = _ChatSource(k.chat, self._rng, tag, encode)
+            tag = f"{k.kind}-w{worker_index}-s{seed}"
+            self._chat[k.kind] = _ChatSource(k.chat, self._rng, tag, encode, k.kind)
 
     def next(self) -> PlannedRequest:
         r = self._rng.random()

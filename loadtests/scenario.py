@@ -17,7 +17,7 @@ from pydantic import (
     model_validator,
 )
 
-from analysis.schema import SERIES_METRIC_UNITS, VERDICT_METRICS
+from analysis.schema import SERIES_METRIC_UNITS, STAGE_TARGET_METRICS, VERDICT_METRICS
 from analysis.targets import Target, TargetSyntaxError
 from loadtests.errors import ScenarioError
 from loadtests.variants import OverheadSpec
@@ -279,6 +279,8 @@ class Scenario(_Model):
     requests: tuple[RequestKind, ...] = Field(min_length=1)
     stand_in: StandIn = StandIn()
     targets: dict[str, TargetText] = Field(default_factory=dict)
+    # What each stage of a multi-stage run is held to (spike, stress); default: these of targets.
+    stage_targets: dict[str, TargetText] = Field(default_factory=dict)
     metrics: MetricsSpec = MetricsSpec()
     slo: SloSpec = SloSpec()  # per-request thresholds of goodput
     overhead: OverheadSpec | None = None  # telemetry A/B budgets, used by `edgeperf overhead`
@@ -289,6 +291,14 @@ class Scenario(_Model):
         unknown = sorted(set(value) - set(VERDICT_METRICS))
         if unknown:
             raise ValueError(f"unknown metric(s) {unknown}; known: {list(VERDICT_METRICS)}")
+        return value
+
+    @field_validator("stage_targets")
+    @classmethod
+    def _stage_metrics(cls, value: dict[str, str]) -> dict[str, str]:
+        unknown = sorted(set(value) - set(STAGE_TARGET_METRICS))
+        if unknown:
+            raise ValueError(f"unknown metric(s) {unknown}; known: {list(STAGE_TARGET_METRICS)}")
         return value
 
     @model_validator(mode="after")
