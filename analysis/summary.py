@@ -84,6 +84,31 @@ def build_measurements(client: ClientMeasurements, server: ServerMeasurements) -
     }
 
 
+def _number(value: Any) -> float | None:
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    return float(value) if ok else None
+
+
+def generator_figures(metadata: dict[str, Any], client: ClientMeasurements) -> dict[str, Any]:
+    """What the load generator measured about itself: CPU, per-request cost, lag, the cap."""
+    generator = metadata.get("generator") or {}
+    cpu_s, wall_s = _number(generator.get("cpu_s")), _number(generator.get("wall_s"))
+    workers = max(1, len(generator.get("workers") or []))
+    requests = client.requests_total or 0
+    share = 100 * cpu_s / wall_s / workers if cpu_s is not None and wall_s else None
+    return {
+        "workers": workers,
+        "cpu_s": cpu_s,
+        "wall_s": wall_s,
+        "cpu_percent_of_core": share,  # per worker process, mean over the run
+        "cpu_us_per_request": 1e6 * cpu_s / requests if cpu_s is not None and requests else None,
+        "send_lag_ms": {k: client.lag.get(k) for k in ("p50", "p99", "max")},
+        "max_concurrency": generator.get("max_concurrency"),
+        "cap_waits": generator.get("cap_waits"),
+        "max_in_flight": generator.get("max_in_flight"),
+    }
+
+
 def build_summary(
     run: RunData,
     client: ClientMeasurements,
@@ -100,7 +125,9 @@ def build_summary(
     summary = {
         "scenario": run.name,
         "status": status,
-        "measurements": build_measurements(client, server) | (extra or {}),
+        "measurements": build_measurements(client, server)
+        | {"generator": generator_figures(run.metadata, client)}
+        | (extra or {}),
         "verdicts": [v.as_dict() for v in verdicts],
         "warnings": list(warnings),
         "run": {key: run.metadata.get(key) for key in _RUN_KEYS},

@@ -182,7 +182,24 @@ def run_warnings(
             f"{client.negative_service:,} sample(s) finished before they were sent "
             "(done_us < sent_us): the samples may be corrupt"
         )
-    return warnings + generator_warnings(metadata, client)
+    return warnings + saturation_warnings(metadata, client) + generator_warnings(metadata, client)
+
+
+def saturation_warnings(metadata: dict[str, Any], client: ClientMeasurements) -> list[str]:
+    """Whether the offered rate was kept in a constant-rate judged window, and if not, why."""
+    load = metadata.get("load") or {}
+    judged = [s for s in load.get("stages") or [] if s.get("judge")]
+    constant = judged and all(s.get("start_rps") == s.get("end_rps") for s in judged)
+    offered = load.get("rate_rps")
+    sent = client.rate_rps.value
+    if not constant or not offered or math.isnan(sent) or sent >= 0.95 * offered:
+        return []
+    if (metadata.get("generator") or {}).get("cap_waits"):
+        cause = "the target could not sustain it: the concurrency cap stayed full"
+    else:
+        cause = "the generator fell behind its schedule (see send lag and generator CPU)"
+    return [f"the offered rate was not kept: {sent:.1f} of {offered:g} req/s were sent in the "
+            f"steady window; {cause}"]  # fmt: skip
 
 
 __all__ = [

@@ -131,8 +131,14 @@ def run_scenario(options: RunOptions) -> RunOutcome:
         server = _server_side(scenario, profile, prom_url, agent_pid, meta)
         total_s = sum(s.duration for s in scenario.load.resolved_stages())
         workers = options.workers or scenario.load.workers
+        stages = scenario.load.resolved_stages()
+        rates = (
+            f"{scenario.load.rate_rps:g} req/s"
+            if not scenario.load.stages
+            else " → ".join(f"{s.rate_rps:g}" for s in stages) + " req/s in stages"
+        )
         _say(
-            f"edgeperf: {scenario.name}: {scenario.load.rate_rps:g} req/s for {total_s:g}s "
+            f"edgeperf: {scenario.name}: {rates} for {total_s:g}s "
             f"at {base_url} ({workers or 1} generator process{'es' if workers > 1 else ''})"
         )
         sink = RunSink(writer, LiveStats(), expected_done=max(1, workers))

@@ -50,6 +50,10 @@ def test_summary_shape_and_pass(tmp_path):
     assert set(m) >= {"rate_rps", "requests", "errors", "error_rate", "latency_ms"}
     assert set(m["latency_ms"]) == {"p50", "p90", "p95", "p99", "p999", "max"}
     assert m["rate_rps"] == 100.0 and m["requests"] == 1000 and m["error_rate"] == 0.0
+    generator = m["generator"]  # the metadata's 1 CPU s over 10 s, for every request sent
+    assert generator["cpu_percent_of_core"] == 10.0
+    assert generator["cpu_us_per_request"] == 1e6 / m["requests_total"]
+    assert generator["send_lag_ms"] == m["send_lag_ms"]
     judged = [metric for metric in VERDICT_METRICS if metric in TEST_TARGETS]
     assert [v["metric"] for v in summary["verdicts"]] == judged
     for verdict in summary["verdicts"]:

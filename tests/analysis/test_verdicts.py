@@ -20,6 +20,7 @@ from analysis.verdicts import (
     judge,
     judge_one,
     overall_status,
+    saturation_warnings,
 )
 
 
@@ -101,3 +102,36 @@ def test_generator_cpu_bound_in_total():
 
 def test_quiet_generator_has_no_warnings():
     assert generator_warnings({"generator": {"cpu_s": 1.0, "wall_s": 10.0}}, _client(0.2)) == []
+
+
+def _rate_client(rate_rps: float) -> ClientMeasurements:
+    empty = Percentiles()
+    lag = Percentiles(10, {"p50": 0.01, "p99": 0.1})
+    return ClientMeasurements(
+        None, 10, 10, 0, 10, Measured(rate_rps), Measured(0.0), empty, empty, lag
+    )
+
+
+def _steady(rate_rps: float, cap_waits: int) -> dict:
+    stage = {"start_us": 0, "end_us": 10, "start_rps": rate_rps, "end_rps": rate_rps, "judge": True}
+    return {
+        "load": {"rate_rps": rate_rps, "stages": [stage]},
+        "generator": {"cap_waits": cap_waits},
+    }
+
+
+def test_saturation_says_who_could_not_keep_the_rate():
+    target = saturation_warnings(_steady(300, cap_waits=500), _rate_client(120.0))
+    assert target == [
+        "the offered rate was not kept: 120.0 of 300 req/s were sent in the steady window; "
+        "the target could not sustain it: the concurrency cap stayed full"
+    ]
+    generator = saturation_warnings(_steady(300, cap_waits=0), _rate_client(200.0))
+    assert "the generator fell behind its schedule" in generator[0]
+    assert saturation_warnings(_steady(300, cap_waits=0), _rate_client(299.0)) == []
+
+
+def test_saturation_is_not_judged_on_a_changing_rate():
+    meta = _steady(300, cap_waits=5)
+    meta["load"]["stages"][0]["start_rps"] = 0  # a ramp: its mean rate is half the end rate
+    assert saturation_warnings(meta, _rate_client(150.0)) == []

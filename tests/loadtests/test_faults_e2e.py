@@ -163,6 +163,7 @@ def test_saturated_target_keeps_the_offered_load_and_reports_the_cap(tmp_path):
     assert meta["generator"]["cap_waits"] > 100  # the open model kept offering; the cap showed
     assert meta["generator"]["max_in_flight"] == 40
     assert any("concurrency cap" in w for w in summary["warnings"])
+    assert any("the target could not sustain it" in w for w in summary["warnings"])
     samples = _samples(run_dir)
     assert len(samples) == 1200  # every scheduled request was recorded
     # Latency stays true: requests that waited for the cap are measured from their schedule.
