@@ -109,7 +109,7 @@ def run_harness(url: str, rate_rps: float, duration_s: float, work: Path, cap: i
          "--out", str(out), "--quiet"],
         cwd=REPO, capture_output=True, text=True,
     )  # fmt: skip
-    run_dir = max(out.iterdir(), key=lambda p: p.stat().st_mtime)
+    (run_dir,) = [p for p in out.iterdir() if (p / "summary.json").exists()]
     summary = json.loads((run_dir / "summary.json").read_text())
     meta = json.loads((run_dir / "metadata.json").read_text())
     latency = summary["measurements"]["latency_ms"]
