@@ -30,7 +30,7 @@ UNITS = {
     "latency_p95_ms": "ms",
     "latency_p99_ms": "ms",
     "memory_bytes": "bytes",
-    "cpu_percent": "% of one core",
+    "cpu_percent": "%",  # percentage points of one core
     "network_mbps": "Mbit/s",
 }
 _EXIT = {"PASS": 0, "FAIL": 1, "INCOMPLETE": 2}
@@ -143,10 +143,13 @@ def _verdict_dict(v: BudgetVerdict) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _fmt(value: float, metric: str) -> str:
+def _fmt(value: float, metric: str, sign: str = "+") -> str:
+    """A figure in its metric's unit for people: memory in MB, the rest to 3-4 digits."""
+    if value != value:  # NaN
+        return "—"
     if metric == "memory_bytes":
-        return f"{value / 1e6:+.1f} MB"
-    return f"{value:+.3g} {UNITS.get(metric, '')}".strip()
+        return f"{value / 1e6:{sign}.1f} MB"
+    return f"{value:{sign}.4g} {UNITS.get(metric, '')}".strip()
 
 
 def format_budget_table(verdicts: list[BudgetVerdict], status: str, name: str) -> str:
@@ -181,6 +184,7 @@ def render_overhead(result: ExperimentResult, chart: str | None) -> str:
         runs=wide.to_dict("records"),
         metrics=list(UNITS),
         units=UNITS,
+        fmt=_fmt,
     )
 
 
