@@ -22,8 +22,8 @@ class TelemetryCost:
     memory_bytes: int = 0
 
 
-def spin(seconds: float, clock_s: Callable[[], float] = time.perf_counter) -> None:
-    """Burn ``seconds`` of CPU on this thread; a sleep would cost wall time but no CPU."""
+def spin(seconds: float, clock_s: Callable[[], float] = time.thread_time) -> None:
+    """Burn ``seconds`` of this thread's CPU time (not wall time: a busy machine cannot cut it)."""
     end_s = clock_s() + seconds
     while clock_s() < end_s:
         pass

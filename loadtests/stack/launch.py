@@ -48,8 +48,8 @@ _REPO_ROOT = Path(loadtests.__file__).resolve().parent.parent
 
 
 @dataclass(frozen=True)
-class AgentProcess(Stoppable):
-    """A running stand-in agent and where it listens."""
+class ServiceProcess(Stoppable):
+    """A running stack service: ``url`` serves it, ``metrics_url`` shows its own metrics."""
 
     pid: int
     port: int
@@ -60,17 +60,8 @@ class AgentProcess(Stoppable):
     _process: subprocess.Popen[bytes] = field(repr=False, compare=False)
 
 
-@dataclass(frozen=True)
-class ReceiverProcess(Stoppable):
-    """A running OTLP receiver: ``url`` takes exports, ``metrics_url`` shows its counts."""
-
-    pid: int
-    port: int
-    metrics_port: int
-    url: str
-    metrics_url: str
-    log_path: Path
-    _process: subprocess.Popen[bytes] = field(repr=False, compare=False)
+AgentProcess = ServiceProcess  # the stand-in agent
+ReceiverProcess = ServiceProcess  # the OTLP receiver: url takes exports
 
 
 @dataclass(frozen=True)
