@@ -59,7 +59,8 @@ class ServerSide:
 
     @property
     def settle_s(self) -> float:
-        return self.profile.settle_s if self.prometheus_url else 0.0
+        # Nothing will be pulled from a Prometheus that did not answer: no point waiting for it.
+        return self.profile.settle_s if self.prometheus_url and not self.unreachable else 0.0
 
     def _info(self) -> dict[str, dict[str, Any]]:
         return {

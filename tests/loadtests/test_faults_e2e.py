@@ -171,3 +171,55 @@ def test_saturated_target_keeps_the_offered_load_and_reports_the_cap(tmp_path):
     assert ((late["done_us"] - late["intended_us"]) / 1e6).min() > 1.0
     verdicts = {v["metric"]: v["status"] for v in summary["verdicts"]}
     assert verdicts["latency_p99_ms"] == "FAIL"
+
+
+def _server_rows(tmp_path, prometheus_url: str, target_url: str):
+    import yaml
+
+    scenario = tmp_path / "prom.yaml"
+    scenario.write_text(
+        yaml.safe_dump(
+            {
+                "name": "prom-fault",
+                "load": {"rate_rps": 50, "ramp": "0s", "duration": "2s"},
+                "requests": [{"kind": "health", "weight": 1, "path": "/health"}],
+                "targets": {"latency_p99_ms": "< 1000", "memory_bytes": "< 2GB",
+                            "cpu_percent": "< 200"},
+            }
+        )
+    )  # fmt: skip
+    started = time.monotonic()
+    result = run_cli(
+        "run", str(scenario), "--host", target_url, "--prometheus", prometheus_url,
+        "--out", str(tmp_path / "r"), "--quiet",
+    )  # fmt: skip
+    summary = summary_of(only_run_dir(tmp_path / "r"))
+    return result, {v["metric"]: v for v in summary["verdicts"]}, time.monotonic() - started
+
+
+def test_prometheus_down_at_the_start_gives_no_data_rows_with_the_reason(tmp_path, bench_target):
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    result, rows, _ = _server_rows(tmp_path, closed, bench_target.url)
+    assert result.returncode == 2, result.stderr
+    assert rows["latency_p99_ms"]["status"] == "PASS"  # the client side is still judged
+    for metric in ("memory_bytes", "cpu_percent"):
+        assert rows[metric]["status"] == "NO DATA"
+        assert "not reachable" in rows[metric]["reason"], rows[metric]
+    assert "Traceback" not in result.stderr
+
+
+def test_prometheus_that_never_answers_times_out_into_no_data(tmp_path, bench_target):
+    (tmp_path / "prom").mkdir()
+    silent = start_bench_target(tmp_path / "prom", "--mode", "hang")
+    try:
+        result, rows, took_s = _server_rows(tmp_path, silent.url, bench_target.url)
+    finally:
+        stop(silent.proc)
+    assert result.returncode == 2, result.stderr
+    assert rows["memory_bytes"]["status"] == "NO DATA"
+    assert "did not answer" in rows["memory_bytes"]["reason"], rows["memory_bytes"]
+    assert took_s < 90  # a hanging Prometheus costs timeouts, not a hung run
