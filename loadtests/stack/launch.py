@@ -107,6 +107,21 @@ def _start_python_server(
     return process, info, log_path
 
 
+def _service(
+    process: subprocess.Popen[bytes], info: dict[str, object], log_path: Path
+) -> ServiceProcess:
+    """The handle of a started server, from the ports and URLs its ready-file announced."""
+    return ServiceProcess(
+        pid=process.pid,
+        port=int(str(info["port"])),
+        metrics_port=int(str(info["metrics_port"])),
+        url=str(info["url"]),
+        metrics_url=str(info["metrics_url"]),
+        log_path=log_path,
+        _process=process,
+    )
+
+
 def start_agent(
     config: AgentConfig,
     workdir: Path,
@@ -126,15 +141,7 @@ def start_agent(
         timeout_s=timeout_s,
         popen=popen,
     )
-    return AgentProcess(
-        pid=process.pid,
-        port=int(str(info["port"])),
-        metrics_port=int(str(info["metrics_port"])),
-        url=str(info["url"]),
-        metrics_url=str(info["metrics_url"]),
-        log_path=log_path,
-        _process=process,
-    )
+    return _service(process, info, log_path)
 
 
 def start_otlp_receiver(
@@ -156,15 +163,7 @@ def start_otlp_receiver(
         timeout_s=timeout_s,
         popen=popen,
     )
-    return ReceiverProcess(
-        pid=process.pid,
-        port=int(str(info["port"])),
-        metrics_port=int(str(info["metrics_port"])),
-        url=str(info["url"]),
-        metrics_url=str(info["metrics_url"]),
-        log_path=log_path,
-        _process=process,
-    )
+    return _service(process, info, log_path)
 
 
 def start_prometheus(
