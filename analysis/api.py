@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,7 @@ from analysis.chartdata import ChartInputs, chart_inputs
 from analysis.charts import render_charts
 from analysis.ciout import render_junit, render_summary_md
 from analysis.errors import RunDirError
+from analysis.events import find_outages
 from analysis.formatting import format_value
 from analysis.history import find_regressions, is_run_dir, read_history
 from analysis.index import update_index
@@ -71,8 +72,11 @@ def analyze(run: RunData, redactor: Redactor | None = None) -> RunAnalysis:
     measured |= shape_verdict_measurements(shape)
     verdicts = judge(run.targets, measured)
     status = overall_status(verdicts, run.metadata.get("outcome", "unknown"), server.problems)
-    warnings = run_warnings(run.metadata, client, run.targets, server.problems)
+    outages = find_outages(run.samples, int((run.metadata.get("load") or {}).get("start_us") or 0))
+    warnings = [o.describe() for o in outages]
+    warnings += run_warnings(run.metadata, client, run.targets, server.problems)
     extra = llm_summary(llm, client.by_kind) | shape_measurements(shape)
+    extra["outages"] = [asdict(o) for o in outages]
     summary = redactor.data(build_summary(run, client, server, verdicts, status, warnings, extra))
     charts = chart_inputs(run, window, redactor)
     return RunAnalysis(

@@ -79,6 +79,17 @@ def _key_measurements(m: dict[str, Any]) -> list[tuple[str, str]]:
                 format_value(server.get(key), unit) + (f" ({reason})" if reason else ""),
             )
         )
+    generator = m.get("generator") or {}
+    if generator.get("cpu_s") is not None:
+        rows.append(
+            (
+                "generator CPU (its own measure)",
+                f"{format_value(generator.get('cpu_percent_of_core'), '%')} of a core per worker, "
+                f"{format_value(generator.get('cpu_us_per_request'), 'µs')} a request, "
+                f"{generator.get('workers', 1)} worker(s); concurrency cap waits "
+                f"{format_count(generator.get('cap_waits'))}",
+            )
+        )
     return rows
 
 

@@ -112,6 +112,13 @@ def test_target_killed_mid_run_then_back(tmp_path):
     assert summary["measurements"]["errors"] == len(failed[failed["intended_us"] >= 0])
     meta = json.loads((run_dir / "metadata.json").read_text())
     assert meta["outcome"] == "completed"
+    # The report says when the target went down and when it came back.
+    (outage,) = summary["measurements"]["outages"]
+    start_s = meta["load"]["start_us"] / 1e6
+    assert abs(outage["start_s"] - (down_at - start_s)) < 0.5
+    assert abs(outage["recovered_s"] - (back_at - start_s)) < 0.5
+    assert any(w.startswith("target failing from") for w in summary["warnings"])
+    assert "target failing from" in (run_dir / "index.html").read_text()
 
 
 def test_sigterm_stops_the_load_and_keeps_what_was_measured(tmp_path, bench_target):
