@@ -93,6 +93,7 @@ def test_timing_headers_of_the_stand_in_are_recorded(tmp_path):
     misses = samples[samples["cache"] == "MISS"]
     hits = samples[samples["cache"] == "HIT"]
     assert len(misses) > 50 and len(hits) > 50
-    assert misses["upstream_us"].between(19_000, 30_000).all()
+    assert (misses["upstream_us"] >= 19_000).all()  # never less than the 20 ms it slept
+    assert misses["upstream_us"].median() < 25_000
     assert (hits["upstream_us"] == 0).all()
     assert (samples["overhead_us"] >= 0).all() and samples["overhead_us"].median() < 2_000

@@ -62,7 +62,8 @@ def test_embedded_stack_run_writes_the_whole_run_directory(tmp_path):
     assert 0 < m["latency_ms"]["p50"] <= m["latency_ms"]["p95"] <= m["latency_ms"]["p99"]
     verdicts = {v["metric"]: v for v in summary["verdicts"]}
     otlp = verdicts["otlp_export_success"]
-    assert (otlp["status"], otlp["measured"]) == ("PASS", 100.0), otlp
+    assert otlp["status"] == "PASS", otlp
+    assert otlp["measured"] == pytest.approx(100.0), otlp  # PromQL's 100 * x / x may round
     assert "otelcol_receiver_accepted_spans_total" in otlp["source"]
     assert verdicts["memory_bytes"]["status"] == "PASS"
     assert verdicts["memory_bytes"]["source"].startswith("max over the steady window of prometheus")
@@ -160,6 +161,7 @@ def test_sigint_stops_the_load_and_keeps_what_was_measured(tmp_path, bench_targe
     time.sleep(4)
     proc.send_signal(signal.SIGINT)
     sent_at = time.monotonic()
+    signalled_s = time.time()
     stdout, stderr = proc.communicate(timeout=60)
     assert proc.returncode == 130, stderr
     assert time.monotonic() - sent_at < 20
@@ -167,10 +169,10 @@ def test_sigint_stops_the_load_and_keeps_what_was_measured(tmp_path, bench_targe
     run_dir = only_run_dir(out)
     summary = summary_of(run_dir)
     assert summary["status"] == "INTERRUPTED"
-    assert summary["measurements"]["requests"] > 300
+    assert summary["measurements"]["requests"] > 100  # at 200 req/s after start-up
     samples = pd.concat(pd.read_parquet(p) for p in (run_dir / "samples").glob("*.parquet"))
-    last_sent_s = (samples["sent_us"].max() - samples["intended_us"].min()) / 1e6
-    assert last_sent_s < 7  # the load stopped promptly after the signal
+    assert samples["sent_us"].max() / 1e6 < signalled_s + 2.0  # the load stopped within 2 s
+    assert len(samples) == summary["measurements"]["requests_total"]  # every sample kept
     assert "INTERRUPTED" in stdout
 
 
