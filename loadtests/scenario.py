@@ -20,6 +20,7 @@ from pydantic import (
 from analysis.schema import SERIES_METRIC_UNITS, STAGE_TARGET_METRICS, VERDICT_METRICS
 from analysis.targets import Target, TargetSyntaxError
 from loadtests.errors import ScenarioError
+from loadtests.validation import only_known
 from loadtests.variants import OverheadSpec
 
 _DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(ms|us|h|m|s)")
@@ -216,9 +217,7 @@ class MetricsSpec(_Model):
     @field_validator("queries")
     @classmethod
     def _known_metrics(cls, value: dict[str, str]) -> dict[str, str]:
-        unknown = sorted(set(value) - set(SERIES_METRIC_UNITS))
-        if unknown:
-            raise ValueError(f"unknown metric(s) {unknown}; known: {list(SERIES_METRIC_UNITS)}")
+        only_known(value, SERIES_METRIC_UNITS)
         empty = sorted(metric for metric, query in value.items() if not query.strip())
         if empty:
             raise ValueError(f"empty PromQL for {empty}")
@@ -288,18 +287,12 @@ class Scenario(_Model):
     @field_validator("targets")
     @classmethod
     def _known_metrics(cls, value: dict[str, str]) -> dict[str, str]:
-        unknown = sorted(set(value) - set(VERDICT_METRICS))
-        if unknown:
-            raise ValueError(f"unknown metric(s) {unknown}; known: {list(VERDICT_METRICS)}")
-        return value
+        return only_known(value, VERDICT_METRICS)
 
     @field_validator("stage_targets")
     @classmethod
     def _stage_metrics(cls, value: dict[str, str]) -> dict[str, str]:
-        unknown = sorted(set(value) - set(STAGE_TARGET_METRICS))
-        if unknown:
-            raise ValueError(f"unknown metric(s) {unknown}; known: {list(STAGE_TARGET_METRICS)}")
-        return value
+        return only_known(value, STAGE_TARGET_METRICS)
 
     @model_validator(mode="after")
     def _unique_kinds(self) -> Scenario:

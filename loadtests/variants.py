@@ -12,6 +12,7 @@ from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_valida
 
 from analysis.targets import Target, TargetSyntaxError
 from loadtests.errors import HarnessError
+from loadtests.validation import only_known
 
 # Budget metric -> unit; the Week 1 report's telemetry overhead budgets use these.
 BUDGET_METRICS = {
@@ -65,10 +66,7 @@ class OverheadSpec(BaseModel):
     @field_validator("budgets")
     @classmethod
     def _known(cls, value: dict[str, float]) -> dict[str, float]:
-        unknown = sorted(set(value) - set(BUDGET_METRICS))
-        if unknown:
-            raise ValueError(f"unknown budget metric(s) {unknown}; known: {list(BUDGET_METRICS)}")
-        return value
+        return only_known(value, BUDGET_METRICS, "budget metric(s)")
 
 
 SERVER_BUDGETS = ("memory_bytes", "cpu_percent", "network_mbps")
