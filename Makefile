@@ -56,7 +56,7 @@ analyze: $(STAMP)
 
 test: setup
 	@scripts/system-deps.sh chromium
-	$(BIN)/python -m pytest -q -n 2
+	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -q -m "not slow"

@@ -6,7 +6,8 @@ during the freeze window (seconds after the first request) are held until it end
 server would hold them. ``--mode`` makes it misbehave instead: ``status5xx`` (503),
 ``malformed`` (not HTTP), ``truncated`` (the body stops short and the connection closes),
 ``slow`` (the body arrives ``--slow-ms`` after the headers), ``reset`` (the connection is
-reset), ``hang`` (no answer).
+reset), ``hang`` (no answer). ``--served-file F`` keeps the number of requests read so far in
+F (rewritten every 50 ms while it changes), so a test can act after a given amount of load.
 """
 
 from __future__ import annotations
@@ -49,7 +50,9 @@ class _Protocol(asyncio.Protocol):
         mode: str = "ok",
         slow_s: float = 0.5,
         heads: list[bytes] | None = None,
+        served: list[int] | None = None,
     ) -> None:
+        self._served = served if served is not None else [0]
         self._heads = heads  # request heads kept for --log-heads (tests check what was sent)
         self._freeze = freeze
         self._mode = mode
@@ -73,6 +76,7 @@ class _Protocol(asyncio.Protocol):
             if self._heads is not None and len(self._heads) < 100:
                 self._heads.append(self._buf[:end])
             self._buf = self._buf[end + 4 + length :]
+            self._served[0] += 1
             self._answer()
 
     def _answer(self) -> None:
@@ -116,13 +120,19 @@ async def _serve(
     mode: str = "ok",
     slow_s: float = 0.5,
     heads_file: Path | None = None,
+    served_file: Path | None = None,
 ):
     heads: list[bytes] | None = [] if heads_file else None
+    served = [0]
     freeze = FreezeWindow(freeze_at_s, freeze_for_s)
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
-        lambda: _Protocol(freeze, mode, slow_s, heads), "127.0.0.1", port, reuse_address=True
+        lambda: _Protocol(freeze, mode, slow_s, heads, served),
+        "127.0.0.1",
+        port,
+        reuse_address=True,
     )
+    writer = loop.create_task(_write_served(served_file, served)) if served_file else None
     actual = server.sockets[0].getsockname()[1]
     if ready_file is not None:
         tmp = ready_file.with_suffix(".tmp")
@@ -133,8 +143,21 @@ async def _serve(
         loop.add_signal_handler(sig, stop.set)
     async with server:
         await stop.wait()
+    if writer is not None:
+        writer.cancel()
     if heads_file is not None and heads is not None:
         heads_file.write_bytes(b"\n\n".join(heads))
+
+
+async def _write_served(path: Path, served: list[int]) -> None:
+    written = -1
+    while True:
+        if served[0] != written:
+            written = served[0]
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(str(written))
+            os.replace(tmp, path)
+        await asyncio.sleep(0.05)
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -146,12 +169,14 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--mode", choices=MODES, default="ok")
     parser.add_argument("--slow-ms", type=float, default=500.0, help="body delay of mode slow")
     parser.add_argument("--log-heads", type=Path, help="write the first 100 request heads here")
+    parser.add_argument("--served-file", type=Path, help="keep the count of requests read here")
     args = parser.parse_args(argv)
     asyncio.run(
         _serve(
             args.port, args.ready_file, args.freeze_at, args.freeze_for, args.mode,
             args.slow_ms / 1000,
             args.log_heads,
+            args.served_file,
         )
     )  # fmt: skip
 
