@@ -52,7 +52,7 @@ def test_misbehaving_target_errors_are_counted_and_classified(tmp_path, mode, er
     verdicts = {v["metric"]: v["status"] for v in summary["verdicts"]}
     assert verdicts["error_rate"] == "FAIL"
     if mode == "hang":  # timed out at the scenario's 1 s, measured as such
-        assert summary["measurements"]["service_time_ms"]["p50"] == pytest.approx(1000, abs=100)
+        assert 990 <= summary["measurements"]["service_time_ms"]["p50"] <= 1500
 
 
 def test_slow_bodies_are_measured_not_failed(tmp_path):
@@ -67,7 +67,7 @@ def test_slow_bodies_are_measured_not_failed(tmp_path):
     assert (samples["error"] == "").all()
     first_byte_ms = (samples["ttfb_us"] - samples["sent_us"]) / 1000
     body_ms = (samples["done_us"] - samples["ttfb_us"]) / 1000
-    assert first_byte_ms.median() < 50 and body_ms.min() > 250  # headers fast, body late
+    assert first_byte_ms.median() < 150 and body_ms.min() > 250  # headers fast, body late
     assert summary_of(run_dir)["measurements"]["latency_ms"]["p50"] > 290
     assert result.returncode == 1  # P50 < 10 ms fails: the body took 300 ms
 
@@ -75,7 +75,7 @@ def test_slow_bodies_are_measured_not_failed(tmp_path):
 def test_target_killed_mid_run_then_back(tmp_path):
     target = start_bench_target(tmp_path)
     port = target.url.rsplit(":", 1)[1]
-    scenario = write_scenario(tmp_path / "s.yaml", rate_rps=100, duration="9s")
+    scenario = write_scenario(tmp_path / "s.yaml", rate_rps=100, duration="12s")
     import subprocess
     import sys
 
@@ -86,26 +86,35 @@ def test_target_killed_mid_run_then_back(tmp_path):
          "--out", str(tmp_path / "r"), "--quiet"],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    time.sleep(4.0)  # start-up plus about 3 s of load
+    try:
+        target.wait_served(300)  # about 3 s of load
+    except AssertionError:
+        run.kill()
+        raise
+    stopping_at = time.time()
     stop(target.proc)
     down_at = time.time()
-    time.sleep(2.5)
-    back = start_bench_target(tmp_path / ".." / tmp_path.name, "--port", port)
+    time.sleep(2.5)  # the outage itself: 2.5 s, about 250 refused requests
+    starting_at = time.time()
+    back = start_bench_target(tmp_path, "--port", port)
     back_at = time.time()
     try:
-        stdout, stderr = run.communicate(timeout=60)
+        stdout, stderr = run.communicate(timeout=120)
     finally:
         stop(back.proc)
     assert run.returncode == 1, stderr
     run_dir = only_run_dir(tmp_path / "r")
     samples = _samples(run_dir)
-    assert len(samples) == 900  # the schedule went on while the target was down
+    assert len(samples) == 1200  # the schedule went on while the target was down
     failed = samples[samples["error"] != ""]
     assert set(failed["error"]) <= {"connection refused", "connection reset", "connection closed"}
     assert (failed["error"] == "connection refused").sum() > 150
     first_fail_s = failed["intended_us"].min() / 1e6
     last_fail_s = failed["intended_us"].max() / 1e6
-    assert abs(first_fail_s - down_at) < 0.5 and abs(last_fail_s - back_at) < 0.5
+    # Failures start while the target is being stopped and end while the new one starts; the
+    # windows are the moments the test acted, with a quarter second for requests in flight.
+    assert stopping_at - 0.25 < first_fail_s < down_at + 0.25, (stopping_at, first_fail_s, down_at)
+    assert starting_at - 0.25 < last_fail_s < back_at + 0.25, (starting_at, last_fail_s, back_at)
     ok_after = samples[(samples["intended_us"] / 1e6 > back_at + 0.2)]
     assert len(ok_after) > 100 and (ok_after["error"] == "").all()
     summary = summary_of(run_dir)
@@ -115,8 +124,8 @@ def test_target_killed_mid_run_then_back(tmp_path):
     # The report says when the target went down and when it came back.
     (outage,) = summary["measurements"]["outages"]
     start_s = meta["load"]["start_us"] / 1e6
-    assert abs(outage["start_s"] - (down_at - start_s)) < 0.5
-    assert abs(outage["recovered_s"] - (back_at - start_s)) < 0.5
+    assert stopping_at - 0.5 < start_s + outage["start_s"] < down_at + 0.5, outage
+    assert starting_at - 0.5 < start_s + outage["recovered_s"] < back_at + 0.5, outage
     assert any(w.startswith("target failing from") for w in summary["warnings"])
     assert "target failing from" in (run_dir / "index.html").read_text()
 
@@ -134,10 +143,14 @@ def test_sigterm_stops_the_load_and_keeps_what_was_measured(tmp_path, bench_targ
          "--out", str(tmp_path / "r"), "--quiet"],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    time.sleep(4)
+    try:
+        bench_target.wait_served(300)  # the load is running: about 1.5 s of it at 200 req/s
+    except AssertionError:
+        proc.kill()
+        raise
     proc.send_signal(signal.SIGTERM)
     stopped_at = time.time()
-    _, stderr = proc.communicate(timeout=60)
+    _, stderr = proc.communicate(timeout=120)
     assert proc.returncode == 130, stderr
     run_dir = only_run_dir(tmp_path / "r")
     summary = summary_of(run_dir)

@@ -94,6 +94,7 @@ def test_timing_headers_of_the_stand_in_are_recorded(tmp_path):
     hits = samples[samples["cache"] == "HIT"]
     assert len(misses) > 50 and len(hits) > 50
     assert (misses["upstream_us"] >= 19_000).all()  # never less than the 20 ms it slept
-    assert misses["upstream_us"].median() < 25_000
+    assert misses["upstream_us"].median() < 40_000  # a sleep of 20 ms, woken late at worst
     assert (hits["upstream_us"] == 0).all()
-    assert (samples["overhead_us"] >= 0).all() and samples["overhead_us"].median() < 2_000
+    # The stand-in's own time beside the upstream's: small against the 20 ms upstream.
+    assert (samples["overhead_us"] >= 0).all() and samples["overhead_us"].median() < 10_000

@@ -11,8 +11,10 @@ from tests.loadtests.conftest import only_run_dir, run_cli, summary_of
 
 pytestmark = [pytest.mark.slow, pytest.mark.live]
 
-WEEK1_STAGE = {"latency_p50_ms": "< 10", "latency_p95_ms": "< 50", "latency_p99_ms": "< 200",
-               "error_rate": "< 1"}  # fmt: skip
+# Stage targets far above what the stand-in shows below its capacity on a busy machine (a few
+# ms) and far below the queueing delay of a step well above it (hundreds of ms within a second).
+STAGE = {"latency_p50_ms": "< 50", "latency_p95_ms": "< 150", "latency_p99_ms": "< 300",
+         "error_rate": "< 1"}  # fmt: skip
 
 
 def _run(tmp_path, name: str, load: dict, stand_in: dict, targets: dict, **extra) -> dict:
@@ -43,12 +45,13 @@ def _verdict(summary: dict, metric: str) -> dict:
 
 
 def test_stress_knee_is_the_last_step_below_the_capacity(tmp_path):
-    steps = [{"duration": "2s", "rate_rps": rate} for rate in (100, 200, 400, 600)]
+    # Two steps far below the known capacity of 300 req/s and two far above it.
+    steps = [{"duration": "2s", "rate_rps": rate} for rate in (60, 120, 600, 900)]
     summary = _run(tmp_path, "knee", {"stages": steps}, {"capacity_rps": 300},
-                   {"knee_rps": ">= 200"}, stage_targets=WEEK1_STAGE)  # fmt: skip
+                   {"knee_rps": ">= 120"}, stage_targets=STAGE)  # fmt: skip
     knee = summary["measurements"]["knee"]
-    assert knee["knee_rps"] == 200.0, summary["measurements"]["stages"]
-    assert knee["first_failing_stage"] == 3 and knee["first_failing_rps"] == 400.0
+    assert knee["knee_rps"] == 120.0, summary["measurements"]["stages"]
+    assert knee["first_failing_stage"] == 3 and knee["first_failing_rps"] == 600.0
     assert [s["met"] for s in summary["measurements"]["stages"]] == [True, True, False, False]
     assert _verdict(summary, "knee_rps")["status"] == "PASS"
 
@@ -67,12 +70,14 @@ def test_soak_slope_matches_the_known_leak(tmp_path):
 
 
 def test_spike_fails_its_stage_and_recovers(tmp_path):
+    # 2 s at 600 req/s against a capacity of 400 leaves a backlog of 400 requests, which drains
+    # at 400 - 100 req/s: about 1.3 s after the spike, well inside the 13 s that follow it.
     stages = [{"duration": "3s", "rate_rps": 100}, {"duration": "2s", "rate_rps": 600},
-              {"duration": "9s", "rate_rps": 100}]  # fmt: skip
+              {"duration": "13s", "rate_rps": 100}]  # fmt: skip
     summary = _run(tmp_path, "spike", {"stages": stages}, {"capacity_rps": 400},
-                   {"spike_recovery_s": "< 10"}, stage_targets=WEEK1_STAGE)  # fmt: skip
+                   {"spike_recovery_s": "< 10"}, stage_targets=STAGE)  # fmt: skip
     spike = summary["measurements"]["spike"]
     assert spike["stage"] == 2 and spike["spike_stage_met"] is False
     assert spike["recovered"] is True, spike
-    assert math.isfinite(spike["recovery_s"]) and 1.0 <= spike["recovery_s"] <= 4.0
+    assert math.isfinite(spike["recovery_s"]) and 0.8 <= spike["recovery_s"] <= 7.0
     assert _verdict(summary, "spike_recovery_s")["status"] == "PASS"

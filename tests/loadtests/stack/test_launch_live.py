@@ -99,7 +99,7 @@ def test_agent_that_never_gets_ready_times_out_and_is_killed(tmp_path: Path) -> 
     silent.write_text("#!/bin/sh\necho 'pretending to start'\nexec sleep 30\n")
     silent.chmod(0o755)
     with pytest.raises(StackError, match="not ready after") as error:
-        start_agent(AgentConfig(), tmp_path, python=str(silent), timeout_s=0.5)
+        start_agent(AgentConfig(), tmp_path, python=str(silent), timeout_s=2.0)
     assert "pretending to start" in str(error.value)
 
 
