@@ -1,6 +1,6 @@
 """Runs side by side: key figures of every run in a reports folder and the regression rule.
 
-The noise rule (also in the README's run-directory section): a figure F of a run regresses when
+The noise rule (also in docs/run-directory.md): a figure F of a run regresses when
 
     F - F_base > max(REL_TOLERANCE * F_base, SPREAD_FACTOR * spread, ABS_FLOOR[F])
 
