@@ -26,7 +26,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
-from loadtests.stack.telemetry import SHUTDOWN_FLUSH_S, RequestRecord
+from loadtests.stack.telemetry_record import SHUTDOWN_FLUSH_S, RequestRecord
 
 __all__ = ["SCOPE", "OtelTelemetry", "signal_endpoints"]
 

@@ -3,28 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["NO_TELEMETRY", "NoTelemetry", "RequestRecord", "RequestTelemetry", "start_telemetry"]
+from loadtests.stack.telemetry_record import SHUTDOWN_FLUSH_S, RequestRecord
 
-# Seconds the agent may spend flushing spans, metrics and logs when it stops; the launchers
-# send SIGKILL 5 s after SIGTERM, so the flush has to finish well inside that.
-SHUTDOWN_FLUSH_S = 3.0
-
-
-@dataclass(frozen=True, slots=True)
-class RequestRecord:
-    """One answered request as telemetry sees it; ``cache_status``/``cache_layer`` may be ""."""
-
-    method: str
-    route: str
-    status: int
-    duration_s: float
-    model: str = ""
-    provider: str = ""
-    cache_status: str = ""
-    cache_layer: str = ""
+__all__ = [
+    "NO_TELEMETRY",
+    "SHUTDOWN_FLUSH_S",
+    "NoTelemetry",
+    "RequestRecord",
+    "RequestTelemetry",
+    "start_telemetry",
+]
 
 
 class RequestTelemetry(Protocol):
