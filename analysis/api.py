@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from analysis._io import write_text_atomic
+from analysis.atomic import write_text_atomic
 from analysis.chartdata import ChartInputs, chart_inputs
 from analysis.charts import render_charts
 from analysis.ciout import render_junit, render_summary_md

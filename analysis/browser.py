@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from analysis._io import write_atomic
+from analysis.atomic import write_atomic
 from analysis.history import is_run_dir
 from analysis.schema import REPORT_FILE
 

@@ -21,7 +21,7 @@ from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from analysis._io import write_atomic
+from analysis.atomic import write_atomic
 from analysis.chartdata import ChartInputs, unit_of
 from analysis.chartspec import (
     ChartFile,

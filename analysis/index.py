@@ -16,7 +16,7 @@ from urllib.parse import quote
 import pandas as pd
 from matplotlib.axes import Axes
 
-from analysis._io import write_text_atomic
+from analysis.atomic import write_text_atomic
 from analysis.charts import ChartFile, ChartSpec, inline_store, render_figures
 from analysis.formatting import format_value
 from analysis.history import FIGURES, Regression, RunRecord, read_history, regressions

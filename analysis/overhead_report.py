@@ -11,7 +11,7 @@ from typing import Any
 import pandas as pd
 from jinja2 import Environment, PackageLoader, select_autoescape
 
-from analysis._io import write_text_atomic
+from analysis.atomic import write_text_atomic
 from analysis.errors import RunDirError
 from analysis.overhead import (
     INCONCLUSIVE,

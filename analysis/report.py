@@ -9,7 +9,7 @@ from typing import Any
 
 import jinja2
 
-from analysis._io import write_text_atomic
+from analysis.atomic import write_text_atomic
 from analysis.charts import ChartFile, ChartTable
 from analysis.formatting import format_count, format_value
 from analysis.history import FIGURES, REL_TOLERANCE, SPREAD_FACTOR, SPREAD_RUNS

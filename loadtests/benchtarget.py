@@ -22,6 +22,8 @@ import struct
 import time
 from pathlib import Path
 
+from analysis.atomic import write_text_atomic
+
 _RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Type: text/plain\r\n\r\nok"
 _UNAVAILABLE = b"HTTP/1.1 503 Service Unavailable\r\nContent-Length: 4\r\n\r\nbusy"
 _MALFORMED = b"<html>this is not an HTTP response</html>\r\n\r\n"
@@ -135,9 +137,7 @@ async def _serve(
     writer = loop.create_task(_write_served(served_file, served)) if served_file else None
     actual = server.sockets[0].getsockname()[1]
     if ready_file is not None:
-        tmp = ready_file.with_suffix(".tmp")
-        tmp.write_text(json.dumps({"pid": os.getpid(), "port": actual}))
-        os.replace(tmp, ready_file)
+        write_text_atomic(ready_file, json.dumps({"pid": os.getpid(), "port": actual}))
     stop = asyncio.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
@@ -154,9 +154,7 @@ async def _write_served(path: Path, served: list[int]) -> None:
     while True:
         if served[0] != written:
             written = served[0]
-            tmp = path.with_suffix(".tmp")
-            tmp.write_text(str(written))
-            os.replace(tmp, path)
+            write_text_atomic(path, str(written), durable=False)
         await asyncio.sleep(0.05)
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -20,6 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from analysis.atomic import write_atomic, write_text_atomic
 from analysis.schema import QUERIES_FILE, SERIES_COLUMNS, SERIES_FILE
 from loadtests.errors import PrometheusError, QueryRejected
 from loadtests.promapi import InstantQuery, RangeQuery
@@ -215,15 +215,9 @@ def _table(series: pd.DataFrame) -> pa.Table:
 
 def write_collected(run_dir: Path, collected: Collected) -> None:
     """Write series.parquet and queries.json atomically."""
-    series_path = run_dir / SERIES_FILE
-    series_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = series_path.with_suffix(".tmp")
-    pq.write_table(_table(collected.series), tmp)
-    os.replace(tmp, series_path)
-    queries_path = run_dir / QUERIES_FILE
-    tmp = queries_path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(collected.queries, indent=2))
-    os.replace(tmp, queries_path)
+    table = _table(collected.series)
+    write_atomic(run_dir / SERIES_FILE, lambda handle: pq.write_table(table, handle))
+    write_text_atomic(run_dir / QUERIES_FILE, json.dumps(collected.queries, indent=2))
 
 
 __all__ = [

@@ -17,10 +17,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from analysis.atomic import write_text_atomic
 from analysis.overhead_report import PLAN_FILE, analyze_experiment, write_experiment
 from loadtests.errors import EXIT_INTERRUPTED, HarnessError
 from loadtests.run import RunOptions, run_scenario
-from loadtests.rundir import write_atomic
 from loadtests.scenario import Scenario
 from loadtests.variants import OverheadSpec, Variant, deep_merge, needs_server_side, reconfigure
 
@@ -102,10 +102,10 @@ def execute_overhead(scenario: Scenario, out_root: Path, spec: OverheadSpec) -> 
             {"pair": step.pair, "variant": step.variant, "order": step.order,
              "run_dir": outcome.run_dir.name, "exit_code": outcome.exit_code}
         )  # fmt: skip
-        write_atomic(experiment / PLAN_FILE, json.dumps(plan, indent=2))
+        write_text_atomic(experiment / PLAN_FILE, json.dumps(plan, indent=2))
         if outcome.exit_code == EXIT_INTERRUPTED:
             plan["interrupted"] = True
-            write_atomic(experiment / PLAN_FILE, json.dumps(plan, indent=2))
+            write_text_atomic(experiment / PLAN_FILE, json.dumps(plan, indent=2))
             _say("edgeperf overhead: interrupted; judging the pairs completed so far")
             break
         if k + 1 < len(steps):

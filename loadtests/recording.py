@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections import deque
 from pathlib import Path
 from typing import Any
@@ -11,6 +10,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from analysis.atomic import write_atomic
 from analysis.schema import SAMPLE_COLUMNS, SAMPLES_DIR
 
 COLUMNS = tuple(SAMPLE_COLUMNS)
@@ -56,9 +56,10 @@ class PartWriter:
         ]
         table = pa.Table.from_arrays(arrays, schema=ARROW_SCHEMA)
         final = self._dir / f"part-{self.parts:05d}.parquet"
-        tmp = final.with_suffix(".tmp")
-        pq.write_table(table, tmp, compression="zstd")
-        os.replace(tmp, final)
+        # No fsync: parts are written on the generator's loop, and a whole file is what matters.
+        write_atomic(
+            final, lambda handle: pq.write_table(table, handle, compression="zstd"), durable=False
+        )
         self.parts += 1
         self.rows += self._buffered
         self._chunks, self._buffered = [], 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import platform
 import subprocess
 from dataclasses import dataclass, field
@@ -12,6 +11,7 @@ from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
+from analysis.atomic import write_text_atomic
 from analysis.schema import METADATA_FILE, SCENARIO_FILE
 from loadtests.errors import OutputError
 from loadtests.scenario import Scenario
@@ -43,14 +43,8 @@ def create(out_root: Path, scenario_name: str) -> Path:
     return run_dir
 
 
-def write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
-
-
 def write_scenario(run_dir: Path, scenario: Scenario) -> None:
-    write_atomic(run_dir / SCENARIO_FILE, scenario.to_yaml())
+    write_text_atomic(run_dir / SCENARIO_FILE, scenario.to_yaml())
 
 
 def _git_sha() -> str | None:
@@ -164,7 +158,7 @@ class Metadata:
         }
 
     def write(self) -> None:
-        write_atomic(self.path, json.dumps(self.as_dict(), indent=2))
+        write_text_atomic(self.path, json.dumps(self.as_dict(), indent=2))
 
 
-__all__ = ["Metadata", "create", "write_atomic", "write_scenario"]
+__all__ = ["Metadata", "create", "write_scenario"]

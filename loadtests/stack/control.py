@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import shutil
 import time
 from collections.abc import Callable
@@ -14,6 +13,7 @@ from pathlib import Path
 
 import psutil
 
+from analysis.atomic import write_text_atomic
 from loadtests.errors import StackError
 from loadtests.scenario import load_scenario
 from loadtests.stack.embedded import EmbeddedStack, launch_stack
@@ -98,10 +98,7 @@ def read_state(state_dir: Path) -> StackState | None:
 
 
 def _write_state(state_dir: Path, state: StackState) -> None:
-    path = state_dir / STATE_FILE
-    tmp = path.with_name(f".{STATE_FILE}.{os.getpid()}.tmp")
-    tmp.write_text(state.to_json())
-    os.replace(tmp, path)
+    write_text_atomic(state_dir / STATE_FILE, state.to_json())
 
 
 def _entries(embedded: EmbeddedStack) -> tuple[ProcessEntry, ...]:

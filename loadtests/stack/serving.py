@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from collections.abc import Coroutine
 from pathlib import Path
 from typing import Any
 
+from analysis.atomic import write_text_atomic
 from loadtests.errors import StackError
 from loadtests.stack.http11 import MAX_BODY_BYTES
 from loadtests.stack.server import App, ServerHandle, start_server
@@ -24,9 +24,7 @@ def http_url(host: str, port: int, path: str = "") -> str:
 
 def write_ready_file(path: Path, info: dict[str, Any]) -> None:
     """Write ``info`` as JSON atomically: readers see no file or the whole file."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(info))
-    os.replace(tmp, path)
+    write_text_atomic(path, json.dumps(info))
 
 
 async def listen(
