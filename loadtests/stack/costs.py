@@ -93,5 +93,5 @@ class KnownCosts:
         if self._leak_bytes:
             self._leaked.append(bytearray(self._leak_bytes))
         if self._cpu_s:
-            spin(self._cpu_s, self._clock_s)
+            spin(self._cpu_s)  # on the thread's CPU clock: a busy machine cannot shorten it
         return self._queue.reserve_s() if self._queue is not None else 0.0
