@@ -28,11 +28,14 @@ from loadtests.stack.config import AgentConfig
 from loadtests.stack.launch import AgentProcess, PrometheusProcess, start_agent, start_prometheus
 from loadtests.stack.processes import free_port
 from tests.analysis.helpers import samples, steady, write_run
+from tests.loadtests.conftest import HANG_S, wait_until
 
 pytestmark = [pytest.mark.live, pytest.mark.slow]
 
 SCRAPE_S = 1.0
 ITEMS = ("spans", "metric_points", "log_records")
+JOBS = ("edge-agent", "otlp-collector")
+LIVE_TEXT = r"mem \d+ MB  cpu \d+ %"  # both figures from Prometheus (no "(process)")
 
 
 @dataclass
@@ -74,30 +77,46 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
                 "edge-agent": f"127.0.0.1:{agent.metrics_port}",
                 "otlp-collector": f"127.0.0.1:{port}",
             }
-            with start_prometheus(jobs, work / "prom", scrape_interval_s=SCRAPE_S) as prometheus:
+            with start_prometheus(
+                jobs, work / "prom", scrape_interval_s=SCRAPE_S, timeout_s=HANG_S
+            ) as prometheus:
                 yield Live(agent, prometheus, counters)
     finally:
         exporter.shutdown()
 
 
-def _traffic(live: Live, rounds: int = 3) -> None:
-    """Chat requests (hits and misses) and OTLP counts, spread over several scrapes."""
+def _scraped_since(api: PrometheusAPI, since_s: float) -> bool:
+    """Whether Prometheus holds a scrape of every job that started after ``since_s``."""
+    selector = f'up{{job=~"{"|".join(JOBS)}"}}'
+    # A sample's timestamp is the start of its scrape: a later one read the counts of now.
+    scrapes = api.instant(f"timestamp({selector})")
+    return len(scrapes) == len(JOBS) and all(float(s["value"][1]) > since_s for s in scrapes)
+
+
+def _wait_for_scrape(api: PrometheusAPI) -> None:
+    """Return once Prometheus has scraped every job since this call: it has the counts of now."""
+    now_s = time.time()
+    wait_until(lambda: _scraped_since(api, now_s), "Prometheus to scrape every job")
+
+
+def _traffic(live: Live, api: PrometheusAPI, rounds: int = 3) -> None:
+    """Chat requests (hits and misses) and OTLP counts, each round in a scrape of its own."""
     with httpx.Client(base_url=live.agent.url, trust_env=False) as client:
-        for round_ in range(rounds):
+        for _ in range(rounds):
             for i in range(20):
                 body = {"model": "m", "messages": [{"role": "user", "content": f"q{i % 8}"}]}
                 assert client.post("/v1/chat/completions", json=body).status_code == 200
             for item in ITEMS:
                 live.counters[f"accepted_{item}"].inc(10)
             live.counters["bytes"].inc(4096)
-            if round_ < rounds - 1:
-                time.sleep(1.2 * SCRAPE_S)
+            _wait_for_scrape(api)
 
 
 def test_every_embedded_query_returns_the_stand_ins_series(live: Live) -> None:
-    start_s = time.time() - 3
-    _traffic(live)
-    time.sleep(2.5 * SCRAPE_S)  # the last counts are scraped
+    with PrometheusAPI(live.prometheus.url) as api:
+        start_s = time.time()
+        _wait_for_scrape(api)  # a scrape before the traffic, inside the window
+        _traffic(live, api)  # and the last counts are scraped
     end_s = time.time()
     profile = resolve_profile(_scenario(profile="embedded"))
     gauges = {m: q.promql for m, q in profile.gauges().items()}
@@ -114,13 +133,13 @@ def test_refused_spans_give_a_failing_otlp_verdict_with_the_measured_share(
     live: Live, tmp_path: Path
 ) -> None:
     start_s = time.time()
-    time.sleep(1.2 * SCRAPE_S)  # a scrape before the counts move
-    live.counters["accepted_spans"].inc(950)
-    live.counters["refused_spans"].inc(50)
-    time.sleep(2.2 * SCRAPE_S)
-    end_s = time.time()
     query = resolve_profile(_scenario()).queries["otlp_export_success"]
     with PrometheusAPI(live.prometheus.url) as api:
+        _wait_for_scrape(api)  # a scrape before the counts move
+        live.counters["accepted_spans"].inc(950)
+        live.counters["refused_spans"].inc(50)
+        _wait_for_scrape(api)  # and one after
+        end_s = time.time()
         info = {"otlp_export_success": {"kind": "counter", "unit": "%"}}
         promql = {"otlp_export_success": query.rendered(end_s - start_s)}
         collected = collect_instant(promql, start_s, end_s, api.instant, info)
@@ -153,8 +172,13 @@ def test_live_polling_and_sampling_during_a_run(live: Live) -> None:
     assert server.unreachable == ""
     start_s = time.time()
     with server.observing():
-        time.sleep(2.5)
-        assert re.fullmatch(r"mem \d+ MB  cpu \d+ %", server.live_text()), server.live_text()
+        # Polled in the background: wait for the first answers rather than a fixed time.
+        wait_until(
+            lambda: re.fullmatch(LIVE_TEXT, server.live_text()),
+            "memory and CPU polled live from Prometheus on the progress line",
+        )
+        sampler = server._sampler
+        wait_until(lambda: sampler is not None and sampler.latest(), "a process sample")
     got = server.collect(start_s, time.time())
     sources = set(got.series[got.series["metric"] == "memory_bytes"]["source"])
     assert sources == {"prometheus", "prometheus-live", "process"}

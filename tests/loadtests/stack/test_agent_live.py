@@ -5,17 +5,30 @@ from __future__ import annotations
 import json
 import socket
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from loadtests.stack.launch import AgentProcess
+from loadtests.stack.config import AgentConfig
+from loadtests.stack.launch import AgentProcess, start_agent
+from tests.loadtests.conftest import HANG_S
 
 pytestmark = pytest.mark.live
 
 CHAT = "/v1/chat/completions"
+# An upstream slow enough that a miss and a hit differ by far more than scheduler noise.
+SLOW_UPSTREAM_MS = 200.0
+
+
+@pytest.fixture(scope="module")
+def slow_agent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AgentProcess]:
+    """A caching stand-in whose upstream always takes 200 ms."""
+    config = AgentConfig(upstream_distribution="constant", upstream_median_ms=SLOW_UPSTREAM_MS)
+    with start_agent(config, tmp_path_factory.mktemp("slow-agent")) as process:
+        yield process
 
 
 def _chat_body(prompt: str, model: str = "gpt-4o-mini", **extra: Any) -> dict[str, Any]:
@@ -26,7 +39,7 @@ def _unique_prompt() -> str:
     return f"what is {uuid.uuid4().hex}?"
 
 
-def _raw_exchange(agent: AgentProcess, payload: bytes, timeout_s: float = 2.0) -> bytes:
+def _raw_exchange(agent: AgentProcess, payload: bytes, timeout_s: float = HANG_S) -> bytes:
     """Send ``payload`` on a fresh socket and read until the server closes it."""
     with socket.create_connection(("127.0.0.1", agent.port), timeout=timeout_s) as sock:
         sock.sendall(payload)
@@ -52,9 +65,9 @@ def test_process_info_points_at_loopback_ports(agent: AgentProcess) -> None:
     assert agent.running()
 
 
-def test_miss_waits_for_the_upstream_and_hit_is_immediate(agent: AgentProcess) -> None:
+def test_miss_waits_for_the_upstream_and_hit_is_immediate(slow_agent: AgentProcess) -> None:
     body = _chat_body(_unique_prompt(), model="claude-3-haiku", max_tokens=6)
-    with httpx.Client(base_url=agent.url, trust_env=False) as client:
+    with httpx.Client(base_url=slow_agent.url, trust_env=False) as client:
         miss = client.post(CHAT, json=body)
         hit = client.post(CHAT, json=body)
     assert (miss.status_code, hit.status_code) == (200, 200)
@@ -64,8 +77,12 @@ def test_miss_waits_for_the_upstream_and_hit_is_immediate(agent: AgentProcess) -
     assert miss.headers["Content-Type"] == "application/json"
     miss_ms = miss.elapsed.total_seconds() * 1000
     hit_ms = hit.elapsed.total_seconds() * 1000
-    assert 18.0 <= miss_ms <= 60.0
-    assert hit_ms < min(10.0, miss_ms / 2)
+    # The miss waited the whole upstream latency, and not much more (a double wait would be
+    # 400 ms); the hit waited for nothing, so it is well under half of it.
+    assert SLOW_UPSTREAM_MS <= miss_ms < 2 * SLOW_UPSTREAM_MS
+    assert SLOW_UPSTREAM_MS <= float(miss.headers["X-Upstream-Time-Ms"]) < 1.5 * SLOW_UPSTREAM_MS
+    assert hit.headers["X-Upstream-Time-Ms"] == "0.000"
+    assert hit_ms < SLOW_UPSTREAM_MS / 2
 
     completion = miss.json()
     assert completion["object"] == "chat.completion"
@@ -169,14 +186,14 @@ def test_malformed_request_gets_400_and_the_connection_closes(agent: AgentProces
     assert missing_length.startswith(b"HTTP/1.1 411 Length Required\r\n")
 
 
-def test_metrics_move_with_requests(agent: AgentProcess) -> None:
+def test_metrics_move_with_requests(slow_agent: AgentProcess) -> None:
     model = f"metrics-{uuid.uuid4().hex[:8]}"
     body = _chat_body(_unique_prompt(), model=model)
-    before = _metric_samples(agent)
-    with httpx.Client(base_url=agent.url, trust_env=False) as client:
+    before = _metric_samples(slow_agent)
+    with httpx.Client(base_url=slow_agent.url, trust_env=False) as client:
         for _ in range(3):
             assert client.post(CHAT, json=body).status_code == 200
-    after = _metric_samples(agent)
+    after = _metric_samples(slow_agent)
 
     def delta(name: str, **labels: str) -> float:
         key = (name, frozenset(labels.items()))
@@ -188,8 +205,9 @@ def test_metrics_move_with_requests(agent: AgentProcess) -> None:
     assert delta("edge_agent_cache_hits_total") == 2
     assert delta("edge_agent_cache_entries") == 1
     assert delta("edge_agent_request_duration_seconds_count", path=CHAT) == 3
-    # The miss waited 20 ms upstream; the two hits fit in the sub-millisecond buckets.
-    assert delta("edge_agent_request_duration_seconds_sum", path=CHAT) >= 0.018
-    assert delta("edge_agent_request_duration_seconds_bucket", path=CHAT, le="0.005") == 2
+    # The miss waited 200 ms upstream; the two hits take microseconds, so they fall in the
+    # bucket up to 0.1 s (halfway to the miss) and the miss does not.
+    assert delta("edge_agent_request_duration_seconds_sum", path=CHAT) >= SLOW_UPSTREAM_MS / 1000
+    assert delta("edge_agent_request_duration_seconds_bucket", path=CHAT, le="0.1") == 2
     assert after[("process_resident_memory_bytes", frozenset())] > 0
     assert after[("process_cpu_seconds_total", frozenset())] > 0

@@ -8,6 +8,7 @@ from collections.abc import AsyncGenerator, Callable
 
 from loadtests.stack.http11 import BadRequest, Request, Response, StreamingResponse
 from loadtests.stack.server import ServerHandle, start_server
+from tests.loadtests.conftest import HANG_S
 
 REQUEST = b"GET /s HTTP/1.1\r\nHost: x\r\n\r\n"
 BIG_CHUNK = b"x" * 65536
@@ -35,24 +36,32 @@ async def _connect(
 
 
 def test_each_chunk_is_written_when_it_is_produced() -> None:
+    # The second chunk is produced only once the client has read the first, so no timing is
+    # involved: a server that held chunks back until the stream ends would never deliver the
+    # first one and this test would fail at the HANG_S deadline.
+    produced: list[bytes] = []
+    first_read = asyncio.Event()
+
     async def chunks() -> AsyncGenerator[bytes, None]:
+        produced.append(b"first")
         yield b"first"
-        await asyncio.sleep(0.2)
+        await first_read.wait()
+        produced.append(b"second")
         yield b"second"
 
-    async def scenario() -> tuple[float, bytes]:
+    async def scenario() -> tuple[list[bytes], bytes]:
         reader, writer, server = await _connect(StreamApp(chunks))
-        sent_s = time.perf_counter()
         writer.write(REQUEST)
-        await reader.readuntil(b"5\r\nfirst\r\n")
-        first_s = time.perf_counter() - sent_s
-        rest = await reader.readuntil(b"0\r\n\r\n")
+        await asyncio.wait_for(reader.readuntil(b"5\r\nfirst\r\n"), HANG_S)
+        produced_when_read = list(produced)
+        first_read.set()
+        rest = await asyncio.wait_for(reader.readuntil(b"0\r\n\r\n"), HANG_S)
         writer.close()
         await server.close()
-        return first_s, rest
+        return produced_when_read, rest
 
-    first_s, rest = asyncio.run(scenario())
-    assert first_s < 0.1  # not held back until the stream ends
+    produced_when_read, rest = asyncio.run(scenario())
+    assert produced_when_read == [b"first"]  # not held back until the stream ends
     assert rest == b"6\r\nsecond\r\n0\r\n\r\n"
 
 
@@ -82,11 +91,21 @@ def test_a_client_that_does_not_read_pauses_the_producer() -> None:
             produced[0] += 1
             yield BIG_CHUNK
 
+    async def stalled() -> int:
+        """Chunks produced once production stops while nobody reads (polled every 20 ms)."""
+        deadline_s = time.monotonic() + HANG_S
+        seen = -1
+        while produced[0] == 0 or produced[0] != seen:
+            assert time.monotonic() < deadline_s, f"the producer never stopped: {produced[0]}"
+            seen = produced[0]
+            await asyncio.sleep(0.02)
+        return seen
+
     async def scenario() -> tuple[int, int]:
         reader, writer, server = await _connect(StreamApp(chunks))
         writer.write(REQUEST)
-        await asyncio.sleep(0.3)  # not reading: the server's buffers fill and it must wait
-        stalled_at = produced[0]
+        # Not reading: the server's buffers fill and it must wait, so production stops short.
+        stalled_at = await stalled()
         body = 0
         while data := await reader.read(1 << 20):
             body += len(data)
