@@ -72,7 +72,7 @@ format: $(STAMP)
 
 bench: setup
 	@scripts/system-deps.sh hey
-	$(BIN)/python -m loadtests.bench
+	$(BIN)/python -m loadtests.experiments.clientbench
 
 # edgeperf's exit code (0 pass, 1 fail, 2 cannot judge, 130 interrupted) is printed; make itself
 # reports any non-zero recipe as 2, so CI goes red on all of them alike.
@@ -94,9 +94,9 @@ ci-perf: setup
 
 report-shot: $(STAMP)
 	@scripts/system-deps.sh chromium
-	$(BIN)/python -m analysis.browser $(REPORTS_DIR) --out $(REPORTS_DIR)/latest.png
-	$(BIN)/python -m analysis.browser $(REPORTS_DIR) --dark --out $(REPORTS_DIR)/latest-dark.png
-	$(BIN)/python -m analysis.browser $(REPORTS_DIR)/index.html --out $(REPORTS_DIR)/index.png
+	$(BIN)/python -m analysis.outputs.browser $(REPORTS_DIR) --out $(REPORTS_DIR)/latest.png
+	$(BIN)/python -m analysis.outputs.browser $(REPORTS_DIR) --dark --out $(REPORTS_DIR)/latest-dark.png
+	$(BIN)/python -m analysis.outputs.browser $(REPORTS_DIR)/index.html --out $(REPORTS_DIR)/index.png
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -1,7 +1,8 @@
 """Everything after the load: read a run directory, measure, judge, chart and report.
 
 The public names are re-exported lazily so that ``loadtests`` can import the light contract
-modules (``analysis.schema``, ``analysis.targets``) without pulling in pandas and matplotlib.
+modules (``analysis.contract``: schema, targets, statuses, atomic writes) without pulling in
+pandas and matplotlib.
 """
 
 from __future__ import annotations

@@ -8,22 +8,8 @@ from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from analysis.atomic import write_text_atomic
-from analysis.chartdata import ChartInputs, chart_inputs
-from analysis.charts import render_charts
-from analysis.ciout import render_junit, render_summary_md
-from analysis.errors import RunDirError
-from analysis.events import find_outages
-from analysis.formatting import format_value
-from analysis.history import find_regressions, is_run_dir, read_history
-from analysis.index import update_index
-from analysis.llmmeasure import llm_summary, llm_verdict_measurements, measure_llm
-from analysis.loadshape import analyze_shape, shape_measurements, shape_verdict_measurements
-from analysis.measure import judged_window, measure_client
-from analysis.redact import Redactor, env_secrets
-from analysis.report import build_view, render_report, write_report
-from analysis.rundir import RunData, load_run
-from analysis.schema import (
+from analysis.contract.atomic import write_text_atomic
+from analysis.contract.schema import (
     CHARTS_DIR,
     INDEX_FILE,
     JUNIT_FILE,
@@ -31,16 +17,30 @@ from analysis.schema import (
     SUMMARY_FILE,
     SUMMARY_MD_FILE,
 )
-from analysis.server import measure_server
-from analysis.shapereport import shape_sections
-from analysis.summary import build_summary, summary_json
-from analysis.verdicts import (
+from analysis.history.index import update_index
+from analysis.history.regressions import find_regressions, is_run_dir, read_history
+from analysis.judging.summary import build_summary, summary_json
+from analysis.judging.verdicts import (
     exit_code,
     judge,
     overall_status,
     run_warnings,
     verdict_measurements,
 )
+from analysis.measuring.client import judged_window, measure_client
+from analysis.measuring.llm import llm_summary, llm_verdict_measurements, measure_llm
+from analysis.measuring.outages import find_outages
+from analysis.measuring.serverside import measure_server
+from analysis.outputs.chartdata import ChartInputs, chart_inputs
+from analysis.outputs.charts import render_charts
+from analysis.outputs.ci import render_junit, render_summary_md
+from analysis.outputs.formatting import format_value
+from analysis.outputs.redact import Redactor, env_secrets
+from analysis.outputs.report import build_view, render_report, write_report
+from analysis.outputs.shape_sections import shape_sections
+from analysis.reading.errors import RunDirError
+from analysis.reading.rundir import RunData, load_run
+from analysis.shapes.staged import analyze_shape, shape_measurements, shape_verdict_measurements
 
 
 @dataclass(frozen=True)

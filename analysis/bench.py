@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from analysis.synthetic import SyntheticRun, write_synthetic_run
+from analysis.reading.synthetic import SyntheticRun, write_synthetic_run
 
 GOAL_S = 15.0
 GOAL_RSS_MB = 1024.0

@@ -85,8 +85,8 @@ def _run(args: argparse.Namespace) -> int:
     from gevent import monkey
 
     monkey.patch_all()
-    from loadtests.run import RunOptions, execute
-    from loadtests.scenario import load_scenario
+    from loadtests.config.scenario import load_scenario
+    from loadtests.experiments.run import RunOptions, execute
 
     scenario = load_scenario(args.scenario, _overrides(args))
     return execute(RunOptions(scenario=scenario, out_root=args.out, quiet=args.quiet))
@@ -96,8 +96,8 @@ def _overhead(args: argparse.Namespace) -> int:
     from gevent import monkey
 
     monkey.patch_all()
-    from loadtests.overhead import execute_overhead
-    from loadtests.scenario import load_scenario
+    from loadtests.config.scenario import load_scenario
+    from loadtests.experiments.overhead import execute_overhead
 
     overrides = {
         "target.host": args.host,
@@ -115,7 +115,7 @@ def _overhead(args: argparse.Namespace) -> int:
 
 
 def _stack(args: argparse.Namespace) -> int:
-    from loadtests.stack import control
+    from loadtests.stack.launchers import control
 
     if args.action == "up":
         state = control.stack_up(
@@ -134,7 +134,7 @@ def _stack(args: argparse.Namespace) -> int:
 
 def _analyze(args: argparse.Namespace) -> int:
     from analysis.api import analyze_run, format_verdict_table, write_outputs
-    from analysis.overhead_report import PLAN_FILE, analyze_experiment, write_experiment
+    from analysis.overhead.experiment import PLAN_FILE, analyze_experiment, write_experiment
 
     if (args.run_dir / PLAN_FILE).exists():  # an overhead experiment folder
         result = analyze_experiment(args.run_dir)

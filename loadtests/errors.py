@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-EXIT_PASS = 0
-EXIT_FAIL = 1
-EXIT_CANNOT_JUDGE = 2
-EXIT_INTERRUPTED = 130
+from analysis.contract.statuses import (  # noqa: F401  (re-exported: the CLI's codes)
+    EXIT_CANNOT_JUDGE,
+    EXIT_FAIL,
+    EXIT_INTERRUPTED,
+    EXIT_PASS,
+)
 
 
 class HarnessError(Exception):

@@ -16,10 +16,10 @@ from locust import User, events, task
 from locust.exception import StopUser
 from locust.runners import WorkerRunner
 
-from loadtests.generator import OpenModelGenerator
-from loadtests.mix import RequestMix, request_headers
-from loadtests.plan import Plan
-from loadtests.scenario import load_scenario
+from loadtests.config.scenario import load_scenario
+from loadtests.engine.generator import OpenModelGenerator
+from loadtests.engine.mix import RequestMix, request_headers
+from loadtests.engine.plan import Plan
 
 ROWS_MESSAGE = "edgeperf_rows"
 DONE_MESSAGE = "edgeperf_done"

@@ -12,7 +12,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import yaml
 
-from analysis.schema import (
+from analysis.contract.schema import (
     METADATA_FILE,
     QUERIES_FILE,
     SAMPLE_COLUMNS,
@@ -21,7 +21,7 @@ from analysis.schema import (
     SCENARIO_FILE,
     SERIES_FILE,
 )
-from analysis.synthetic import WEEK1_TARGETS
+from analysis.reading.synthetic import WEEK1_TARGETS
 
 T0_US = 1_700_000_000_000_000
 S_US = 1_000_000

@@ -9,7 +9,7 @@ import sys
 import numpy as np
 
 from analysis import analyze_run, format_verdict_table, write_outputs
-from analysis.schema import VERDICT_METRICS
+from analysis.contract.schema import VERDICT_METRICS
 from tests.analysis.helpers import (
     S_US,
     T0_US,
@@ -146,7 +146,7 @@ def test_analysis_imports_without_locust_gevent_or_loadtests():
 
 def test_importing_the_contract_modules_stays_light():
     code = (
-        "import sys, analysis.schema, analysis.targets\n"
+        "import sys, analysis.contract.schema, analysis.contract.targets\n"
         "heavy = [m for m in ('pandas', 'matplotlib', 'pyarrow') if m in sys.modules]\n"
         "assert not heavy, heavy\n"
     )

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from analysis import analyze_run, write_outputs
-from analysis.browser import BrowserError, DevTools, chromium, find_chromium, open_page
+from analysis.outputs.browser import BrowserError, DevTools, chromium, find_chromium, open_page
 from tests.analysis.helpers import S_US, T0_US, metadata, samples, series, steady, write_run
 
 HOSTILE = '<script>window.__pwned=true</script>"><img src=x onerror="window.__pwned=true">'

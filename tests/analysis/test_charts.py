@@ -8,10 +8,11 @@ import pandas as pd
 from matplotlib.figure import Figure
 
 from analysis.api import chart_inputs
-from analysis.chartdata import ChartInputs, otlp_series, unit_of
-from analysis.charts import chart_specs, render_charts
-from analysis.measure import judged_window
-from analysis.plots import (
+from analysis.contract.targets import Target
+from analysis.measuring.client import judged_window
+from analysis.outputs.chartdata import ChartInputs, otlp_series, unit_of
+from analysis.outputs.charts import chart_specs, render_charts
+from analysis.outputs.plots import (
     nines_label,
     plot_errors_over_time,
     plot_latency_over_time,
@@ -20,8 +21,7 @@ from analysis.plots import (
     plot_throughput,
     safe_label,
 )
-from analysis.rundir import load_run
-from analysis.targets import Target
+from analysis.reading.rundir import load_run
 from tests.analysis.helpers import S_US, T0_US, metadata, samples, series, steady, write_run
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
-from analysis.ciout import md, render_junit, render_summary_md, verdict_message
+from analysis.outputs.ci import md, render_junit, render_summary_md, verdict_message
 
 HOSTILE = '<script>alert("x")</script> & | `code` \x07'
 

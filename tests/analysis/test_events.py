@@ -2,7 +2,7 @@
 
 import pandas as pd
 
-from analysis.events import find_outages
+from analysis.measuring.outages import find_outages
 
 ORIGIN = 1_000_000_000_000
 

@@ -8,10 +8,10 @@ import pytest
 import yaml
 
 from analysis import analyze_run
-from analysis.errors import RunDirError
-from analysis.goodput import resolve_slo
-from analysis.schema import SCENARIO_FILE
-from analysis.targets import Target
+from analysis.contract.schema import SCENARIO_FILE
+from analysis.contract.targets import Target
+from analysis.measuring.goodput import resolve_slo
+from analysis.reading.errors import RunDirError
 from tests.analysis.helpers import samples, steady, write_run
 
 MS = 1000

@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from analysis.history import (
+from analysis.history.regressions import (
     REL_TOLERANCE,
     SPREAD_FACTOR,
     RunRecord,

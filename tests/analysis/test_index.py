@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 from analysis import analyze_run, update_index, write_outputs
-from analysis.index import build_index_view
+from analysis.history.index import build_index_view
 from tests.analysis.helpers import S_US, T0_US, metadata, samples, series, steady, write_run
 
 T0_S = T0_US / S_US

@@ -6,9 +6,9 @@ import math
 
 import numpy as np
 
-from analysis.knee import find_knee
-from analysis.stages import measure_stages, stage_targets
-from analysis.targets import Target
+from analysis.contract.targets import Target
+from analysis.shapes.knee import find_knee
+from analysis.shapes.stages import measure_stages, stage_targets
 from tests.analysis.helpers import TEST_TARGETS
 from tests.analysis.shapes import constant_us, staged
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import yaml
 
 from analysis import analyze_run, write_outputs
-from analysis.llmreport import llm_sections
-from analysis.schema import SCENARIO_FILE
+from analysis.contract.schema import SCENARIO_FILE
+from analysis.outputs.llm_sections import llm_sections
 from tests.analysis.helpers import samples, steady, write_run
 from tests.analysis.test_streaming import streamed_frame
 

@@ -7,7 +7,7 @@ import json
 import numpy as np
 
 from analysis import analyze_run, write_outputs
-from analysis.ciout import render_junit
+from analysis.outputs.ci import render_junit
 from tests.analysis.helpers import S_US, T0_US, metadata, samples, series, steady, write_run
 from tests.analysis.shapes import constant_us, staged, staged_metadata
 

@@ -9,14 +9,14 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.measure import (
+from analysis.measuring.client import (
     QUANTILES,
     judged_window,
     measure_client,
     nearest_rank_index,
     percentiles_ms,
 )
-from analysis.rundir import load_run
+from analysis.reading.rundir import load_run
 from tests.analysis.helpers import S_US, T0_US, metadata, samples, steady, write_run
 
 

@@ -4,7 +4,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.overhead import (
+from analysis.overhead.stats import (
     EXCEEDS,
     INCONCLUSIVE,
     NO_DATA,

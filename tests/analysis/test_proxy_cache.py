@@ -7,11 +7,11 @@ import pandas as pd
 import pytest
 
 from analysis import analyze_run
-from analysis.cacheeffect import measure_cache
-from analysis.measure import judged_window
-from analysis.proxytime import measure_proxy_time
-from analysis.rundir import load_run
-from analysis.streaming import streamed_mask
+from analysis.measuring.cacheeffect import measure_cache
+from analysis.measuring.client import judged_window
+from analysis.measuring.proxytime import measure_proxy_time
+from analysis.measuring.streaming import streamed_mask
+from analysis.reading.rundir import load_run
 from tests.analysis.helpers import samples, steady, write_run
 
 MS = 1000

@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from analysis.charts import ChartFile, ChartTable
-from analysis.report import build_view, render_report
-from analysis.summary import json_safe, summary_json
+from analysis.judging.summary import json_safe, summary_json
+from analysis.outputs.charts import ChartFile, ChartTable
+from analysis.outputs.report import build_view, render_report
 
 SUMMARY = {
     "scenario": "week1-baseline",

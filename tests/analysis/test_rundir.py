@@ -9,9 +9,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from analysis.errors import RunDirError
-from analysis.rundir import load_run
-from analysis.schema import METADATA_FILE, SAMPLES_DIR, SCENARIO_FILE
+from analysis.contract.schema import METADATA_FILE, SAMPLES_DIR, SCENARIO_FILE
+from analysis.reading.errors import RunDirError
+from analysis.reading.rundir import load_run
 from tests.analysis.helpers import T0_US, metadata, samples, steady, write_run
 
 

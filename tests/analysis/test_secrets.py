@@ -12,7 +12,7 @@ import pytest
 import yaml
 
 from analysis import analyze_run, write_outputs
-from analysis.redact import REDACTED, Redactor, env_secrets
+from analysis.outputs.redact import REDACTED, Redactor, env_secrets
 from tests.analysis.helpers import (
     S_US,
     T0_US,

@@ -7,10 +7,10 @@ import math
 import pandas as pd
 import pytest
 
-from analysis.measure import Window
-from analysis.server import measure_server, metric_points
-from analysis.targets import Target
-from analysis.verdicts import judge_one, overall_status
+from analysis.contract.targets import Target
+from analysis.judging.verdicts import judge_one, overall_status
+from analysis.measuring.client import Window
+from analysis.measuring.serverside import measure_server, metric_points
 from tests.analysis.helpers import S_US, T0_US, series
 
 T0_S = T0_US / S_US

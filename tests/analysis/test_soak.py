@@ -8,8 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.measure import Window
-from analysis.soak import memory_growth, warmup_s
+from analysis.measuring.client import Window
+from analysis.shapes.soak import memory_growth, warmup_s
 from tests.analysis.helpers import S_US, T0_US
 
 T0_S = T0_US / S_US

@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from analysis.spike import first_sustained, spike_recovery
-from analysis.stages import measure_stages, stage_targets
-from analysis.targets import Target
+from analysis.contract.targets import Target
+from analysis.shapes.spike import first_sustained, spike_recovery
+from analysis.shapes.stages import measure_stages, stage_targets
 from tests.analysis.helpers import TEST_TARGETS
 from tests.analysis.shapes import constant_us, staged
 

@@ -7,8 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from analysis.stages import measure_stages, settle_s, stage_targets
-from analysis.targets import Target
+from analysis.contract.targets import Target
+from analysis.shapes.stages import measure_stages, settle_s, stage_targets
 from tests.analysis.helpers import T0_US, TEST_TARGETS
 from tests.analysis.shapes import constant_us, staged
 

@@ -8,10 +8,10 @@ import pytest
 import yaml
 
 from analysis import analyze_run
-from analysis.measure import judged_window
-from analysis.rundir import load_run
-from analysis.schema import SCENARIO_FILE
-from analysis.streaming import measure_streaming, stream_kinds
+from analysis.contract.schema import SCENARIO_FILE
+from analysis.measuring.client import judged_window
+from analysis.measuring.streaming import measure_streaming, stream_kinds
+from analysis.reading.rundir import load_run
 from tests.analysis.helpers import samples, steady, write_run
 
 STREAM_TARGETS = {

@@ -6,9 +6,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from analysis.measure import Window, failed_mask
-from analysis.rundir import load_run
-from analysis.timeseries import latency_spectrum, per_second, target_rate, time_origin_us
+from analysis.measuring.client import Window, failed_mask
+from analysis.measuring.timeseries import latency_spectrum, per_second, target_rate, time_origin_us
+from analysis.reading.rundir import load_run
 from tests.analysis.helpers import S_US, T0_US, metadata, samples, steady, write_run
 
 

@@ -6,9 +6,8 @@ import math
 
 import pytest
 
-from analysis.measure import ClientMeasurements, Measured, Percentiles
-from analysis.targets import Target
-from analysis.verdicts import (
+from analysis.contract.targets import Target
+from analysis.judging.verdicts import (
     FAIL,
     INCOMPLETE,
     INTERRUPTED,
@@ -22,6 +21,7 @@ from analysis.verdicts import (
     overall_status,
     saturation_warnings,
 )
+from analysis.measuring.client import ClientMeasurements, Measured, Percentiles
 
 
 def _verdict(status: str) -> Verdict:

@@ -146,7 +146,7 @@ def start_bench_target(tmp_path: Path, *extra: str) -> BenchTarget:
     ready = tmp_path / f"{name}.ready.json"
     served = tmp_path / f"{name}.served"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "loadtests.benchtarget", "--ready-file", str(ready),
+        [sys.executable, "-m", "loadtests.experiments.benchtarget", "--ready-file", str(ready),
          "--served-file", str(served), *extra],
         cwd=REPO,
     )  # fmt: skip

@@ -8,16 +8,16 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from loadtests.collector import (
+from loadtests.config.profiles import PROFILES_DIR, Profile, ProfileQuery
+from loadtests.errors import PrometheusError, QueryRejected
+from loadtests.serverside.collector import (
     collect_instant,
     collect_range,
     validate_queries,
     write_collected,
 )
-from loadtests.errors import PrometheusError, QueryRejected
-from loadtests.livepoll import LivePoller, live_text
-from loadtests.profiles import PROFILES_DIR, Profile, ProfileQuery
-from loadtests.serverside import ServerSide
+from loadtests.serverside.livepoll import LivePoller, live_text
+from loadtests.serverside.session import ServerSide
 
 T0 = 1_700_000_000.0
 GONE = PrometheusError("Prometheus at http://127.0.0.1:9 is not reachable", "unreachable")

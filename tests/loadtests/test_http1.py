@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from loadtests.http1 import ConnectionClosed, Http1Pool, HttpProtocolError, build_request
+from loadtests.engine.client import ConnectionClosed, Http1Pool, HttpProtocolError, build_request
 from tests.loadtests.conftest import HANG_S, wait_until
 
 # Deadline of a request to a crafted server that does answer: reached only on a real hang.

@@ -6,9 +6,9 @@ import json
 
 import pytest
 
+from loadtests.config.scenario import load_scenario
+from loadtests.engine.mix import RequestMix
 from loadtests.errors import ScenarioError
-from loadtests.mix import RequestMix
-from loadtests.scenario import load_scenario
 from tests.loadtests.conftest import REPO
 
 SCENARIOS = REPO / "scenarios"

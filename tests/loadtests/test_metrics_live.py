@@ -17,16 +17,21 @@ import pytest
 from prometheus_client import CollectorRegistry, Counter, start_http_server
 
 from analysis.api import analyze_run
-from loadtests.collector import collect_instant, collect_range, write_collected
+from loadtests.config.profiles import resolve_profile
+from loadtests.config.scenario import Scenario
 from loadtests.errors import QueryRejected
-from loadtests.procsampler import ProcessSampler, find_processes
-from loadtests.profiles import resolve_profile
-from loadtests.promapi import PrometheusAPI
-from loadtests.scenario import Scenario
-from loadtests.serverside import ServerSide
-from loadtests.stack.config import AgentConfig
-from loadtests.stack.launch import AgentProcess, PrometheusProcess, start_agent, start_prometheus
-from loadtests.stack.processes import free_port
+from loadtests.serverside.collector import collect_instant, collect_range, write_collected
+from loadtests.serverside.procsampler import ProcessSampler, find_processes
+from loadtests.serverside.promapi import PrometheusAPI
+from loadtests.serverside.session import ServerSide
+from loadtests.stack.agent.config import AgentConfig
+from loadtests.stack.launchers.launch import (
+    AgentProcess,
+    PrometheusProcess,
+    start_agent,
+    start_prometheus,
+)
+from loadtests.stack.launchers.processes import free_port
 from tests.analysis.helpers import samples, steady, write_run
 from tests.loadtests.conftest import HANG_S, wait_until
 

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from loadtests.pacing import Schedule, StageSpan, spans_from_stages
+from loadtests.engine.pacing import Schedule, StageSpan, spans_from_stages
 
 
 def _offsets(schedule: Schedule) -> np.ndarray:

@@ -11,7 +11,7 @@ import psutil
 import pytest
 
 from loadtests.errors import ScenarioError
-from loadtests.procsampler import ProcessSampler, find_processes
+from loadtests.serverside.procsampler import ProcessSampler, find_processes
 
 T0 = 1_700_000_000.0
 

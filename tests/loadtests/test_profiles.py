@@ -7,16 +7,16 @@ from pathlib import Path
 import pytest
 import yaml
 
-from analysis.schema import SERIES_METRIC_UNITS
-from loadtests.errors import EXIT_CANNOT_JUDGE, ScenarioError
-from loadtests.profiles import (
+from analysis.contract.schema import SERIES_METRIC_UNITS
+from loadtests.config.profiles import (
     PROFILES_DIR,
     default_profile_name,
     load_profile_file,
     resolve_profile,
     with_profile_name,
 )
-from loadtests.scenario import Scenario, load_scenario
+from loadtests.config.scenario import Scenario, load_scenario
+from loadtests.errors import EXIT_CANNOT_JUDGE, ScenarioError
 
 REQUESTS = [{"kind": "health", "weight": 1, "path": "/health"}]
 

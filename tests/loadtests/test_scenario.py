@@ -5,8 +5,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from loadtests.config.scenario import load_scenario, parse_duration_s
 from loadtests.errors import EXIT_CANNOT_JUDGE, ScenarioError
-from loadtests.scenario import load_scenario, parse_duration_s
 
 SCENARIOS = Path(__file__).resolve().parents[2] / "scenarios"
 

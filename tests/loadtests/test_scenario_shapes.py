@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from loadtests.config.scenario import load_scenario
 from loadtests.errors import ScenarioError
-from loadtests.scenario import load_scenario
 
 REPO = Path(__file__).resolve().parents[2]
 BASE = {"name": "s", "requests": [{"kind": "health", "weight": 1, "path": "/health"}]}

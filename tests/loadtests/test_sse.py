@@ -3,8 +3,8 @@
 import itertools
 import time
 
-from loadtests.http1 import Http1Pool, build_request
-from loadtests.sse import TokenClock
+from loadtests.engine.client import Http1Pool, build_request
+from loadtests.engine.sse import TokenClock
 from tests.loadtests.test_http1 import CraftedServer
 
 

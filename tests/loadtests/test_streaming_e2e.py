@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from analysis import load_run
-from loadtests.scenario import load_scenario
+from loadtests.config.scenario import load_scenario
 from tests.loadtests.conftest import REPO, only_run_dir, run_cli, summary_of
 
 pytestmark = [pytest.mark.slow, pytest.mark.live]

@@ -6,8 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from loadtests.stack.config import AgentConfig
-from loadtests.stack.launch import AgentProcess, start_agent
+from loadtests.stack.agent.config import AgentConfig
+from loadtests.stack.launchers.launch import AgentProcess, start_agent
 
 UPSTREAM_MS = 20.0
 

@@ -12,8 +12,8 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from loadtests.stack.config import AgentConfig
-from loadtests.stack.launch import AgentProcess, start_agent
+from loadtests.stack.agent.config import AgentConfig
+from loadtests.stack.launchers.launch import AgentProcess, start_agent
 from tests.loadtests.conftest import HANG_S
 
 pytestmark = pytest.mark.live

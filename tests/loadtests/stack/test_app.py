@@ -10,12 +10,12 @@ from typing import Any
 import pytest
 from prometheus_client import CollectorRegistry
 
-from loadtests.stack.app import EdgeAgentApp
-from loadtests.stack.costs import KnownCosts, TelemetryCost
-from loadtests.stack.http11 import Request, Response, StreamingResponse
-from loadtests.stack.metrics import AgentMetrics
-from loadtests.stack.openai_api import SSE_DONE
-from loadtests.stack.upstream import ResponseCache
+from loadtests.stack.agent.app import EdgeAgentApp
+from loadtests.stack.agent.costs import KnownCosts, TelemetryCost
+from loadtests.stack.agent.metrics import AgentMetrics
+from loadtests.stack.agent.openai_api import SSE_DONE
+from loadtests.stack.agent.upstream import ResponseCache
+from loadtests.stack.http.parser import Request, Response, StreamingResponse
 
 CHAT = "/v1/chat/completions"
 BODY = json.dumps({"model": "claude-3-haiku", "messages": [{"role": "user", "content": "hi"}]})

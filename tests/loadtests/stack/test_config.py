@@ -7,9 +7,9 @@ from pathlib import Path
 import pytest
 
 from loadtests.errors import StackError
-from loadtests.stack.config import AgentConfig, parse_agent_args
-from loadtests.stack.costs import TelemetryCost
-from loadtests.stack.otlp_config import OtlpFaults, ReceiverConfig, parse_receiver_args
+from loadtests.stack.agent.config import AgentConfig, parse_agent_args
+from loadtests.stack.agent.costs import TelemetryCost
+from loadtests.stack.otlp.config import OtlpFaults, ReceiverConfig, parse_receiver_args
 
 
 @pytest.mark.parametrize(

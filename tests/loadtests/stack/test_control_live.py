@@ -12,7 +12,7 @@ import psutil
 import pytest
 import yaml
 
-from loadtests.stack.control import ProcessEntry, StackState, format_status, process_alive
+from loadtests.stack.launchers.control import ProcessEntry, StackState, format_status, process_alive
 
 REPO = Path(__file__).resolve().parents[3]
 

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from loadtests.stack.costs import CapacityQueue, KnownCosts, TelemetryCost, spin
+from loadtests.stack.agent.costs import CapacityQueue, KnownCosts, TelemetryCost, spin
 
 
 def test_capacity_queue_books_slots_one_service_time_apart() -> None:

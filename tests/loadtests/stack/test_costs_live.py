@@ -13,9 +13,9 @@ import httpx
 import psutil
 import pytest
 
-from loadtests.stack.config import AgentConfig
-from loadtests.stack.launch import AgentProcess, start_agent, start_otlp_receiver
-from loadtests.stack.otlp_config import ReceiverConfig
+from loadtests.stack.agent.config import AgentConfig
+from loadtests.stack.launchers.launch import AgentProcess, start_agent, start_otlp_receiver
+from loadtests.stack.otlp.config import ReceiverConfig
 from tests.loadtests.stack.test_otlp_receiver_live import receiver_counts
 
 pytestmark = pytest.mark.live

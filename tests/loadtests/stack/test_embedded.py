@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from loadtests.scenario import Scenario, load_scenario
-from loadtests.stack.embedded import EmbeddedStack, agent_config, receiver_config
-from loadtests.stack.otlp_config import OtlpFaults
+from loadtests.config.scenario import Scenario, load_scenario
+from loadtests.stack.launchers.embedded import EmbeddedStack, agent_config, receiver_config
+from loadtests.stack.otlp.config import OtlpFaults
 from tests.loadtests.conftest import REPO
 
 

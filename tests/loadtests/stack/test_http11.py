@@ -6,7 +6,7 @@ from collections.abc import AsyncGenerator
 
 import pytest
 
-from loadtests.stack.http11 import (
+from loadtests.stack.http.parser import (
     LAST_CHUNK,
     BadRequest,
     Request,

@@ -10,10 +10,10 @@ import httpx
 import pytest
 
 from loadtests.errors import StackError
-from loadtests.stack.config import AgentConfig
-from loadtests.stack.launch import start_agent, start_redis
-from loadtests.stack.processes import free_port
-from loadtests.stack.redis_server import redis_ping
+from loadtests.stack.agent.config import AgentConfig
+from loadtests.stack.launchers.launch import start_agent, start_redis
+from loadtests.stack.launchers.processes import free_port
+from loadtests.stack.launchers.redis_server import redis_ping
 
 CHAT = "/v1/chat/completions"
 

@@ -12,8 +12,8 @@ import pytest
 import yaml
 
 from loadtests.errors import StackError
-from loadtests.stack.config import AgentConfig
-from loadtests.stack.launch import (
+from loadtests.stack.agent.config import AgentConfig
+from loadtests.stack.launchers.launch import (
     AgentProcess,
     render_prometheus_config,
     start_agent,

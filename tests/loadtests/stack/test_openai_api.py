@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from loadtests.stack.openai_api import (
+from loadtests.stack.agent.openai_api import (
     SSE_DONE,
     ChatRequest,
     error_body,

@@ -12,10 +12,10 @@ import pytest
 from prometheus_client import CollectorRegistry
 
 from loadtests.errors import StackError
-from loadtests.stack.http11 import Request, Response
-from loadtests.stack.otlp_app import FaultState, OtlpReceiverApp, ReceiverMetrics
-from loadtests.stack.otlp_codec import JSON, PROTOBUF
-from loadtests.stack.otlp_config import OtlpFaults
+from loadtests.stack.http.parser import Request, Response
+from loadtests.stack.otlp.app import FaultState, OtlpReceiverApp, ReceiverMetrics
+from loadtests.stack.otlp.codec import JSON, PROTOBUF
+from loadtests.stack.otlp.config import OtlpFaults
 from tests.loadtests.stack.otlp_requests import logs_request, metrics_request, traces_request
 
 LABELS = {"receiver": "otlp", "transport": "http"}

@@ -10,7 +10,7 @@ import pytest
 from google.rpc.status_pb2 import Status
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
-from loadtests.stack.otlp_codec import (
+from loadtests.stack.otlp.codec import (
     JSON,
     PROTOBUF,
     Decoded,

@@ -11,9 +11,9 @@ import pytest
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
 from prometheus_client.parser import text_string_to_metric_families
 
-from loadtests.stack.launch import ReceiverProcess, start_otlp_receiver
-from loadtests.stack.otlp_codec import JSON, PROTOBUF
-from loadtests.stack.otlp_config import OtlpFaults, ReceiverConfig
+from loadtests.stack.launchers.launch import ReceiverProcess, start_otlp_receiver
+from loadtests.stack.otlp.codec import JSON, PROTOBUF
+from loadtests.stack.otlp.config import OtlpFaults, ReceiverConfig
 from tests.loadtests.stack.otlp_requests import logs_request, metrics_json, traces_request
 
 pytestmark = pytest.mark.live

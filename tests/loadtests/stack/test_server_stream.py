@@ -6,8 +6,8 @@ import asyncio
 import time
 from collections.abc import AsyncGenerator, Callable
 
-from loadtests.stack.http11 import BadRequest, Request, Response, StreamingResponse
-from loadtests.stack.server import ServerHandle, start_server
+from loadtests.stack.http.parser import BadRequest, Request, Response, StreamingResponse
+from loadtests.stack.http.server import ServerHandle, start_server
 from tests.loadtests.conftest import HANG_S
 
 REQUEST = b"GET /s HTTP/1.1\r\nHost: x\r\n\r\n"

@@ -13,10 +13,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from loadtests.http1 import Http1Pool, build_request
-from loadtests.sse import TokenClock
-from loadtests.stack.config import AgentConfig
-from loadtests.stack.launch import AgentProcess, start_agent
+from loadtests.engine.client import Http1Pool, build_request
+from loadtests.engine.sse import TokenClock
+from loadtests.stack.agent.config import AgentConfig
+from loadtests.stack.launchers.launch import AgentProcess, start_agent
 from tests.loadtests.conftest import HANG_S
 
 pytestmark = pytest.mark.live

@@ -10,9 +10,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from loadtests.stack.config import AgentConfig
-from loadtests.stack.launch import start_agent, start_otlp_receiver
-from loadtests.stack.otlp_config import ReceiverConfig
+from loadtests.stack.agent.config import AgentConfig
+from loadtests.stack.launchers.launch import start_agent, start_otlp_receiver
+from loadtests.stack.otlp.config import ReceiverConfig
 from tests.loadtests.stack.test_otlp_receiver_live import receiver_counts
 
 CHAT = "/v1/chat/completions"
@@ -69,9 +69,9 @@ def test_telemetry_off_loads_neither_the_sdk_nor_redis() -> None:
     code = (
         "import sys\n"
         "from prometheus_client import CollectorRegistry\n"
-        "from loadtests.stack.agent import AgentConfig, build_app\n"
-        "from loadtests.stack.metrics import AgentMetrics\n"
-        "from loadtests.stack.telemetry import start_telemetry\n"
+        "from loadtests.stack.agent.main import AgentConfig, build_app\n"
+        "from loadtests.stack.agent.metrics import AgentMetrics\n"
+        "from loadtests.stack.agent.telemetry import start_telemetry\n"
         "metrics = AgentMetrics(CollectorRegistry())\n"
         "build_app(AgentConfig(), metrics, telemetry=start_telemetry(None))\n"
         "print(sorted({m.split('.')[0] for m in sys.modules} & {'opentelemetry', 'redis'}))\n"

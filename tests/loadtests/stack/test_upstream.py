@@ -8,7 +8,12 @@ import statistics
 
 import pytest
 
-from loadtests.stack.upstream import DISTRIBUTIONS, ResponseCache, latency_sampler, provider_for
+from loadtests.stack.agent.upstream import (
+    DISTRIBUTIONS,
+    ResponseCache,
+    latency_sampler,
+    provider_for,
+)
 
 
 @pytest.mark.parametrize("distribution", DISTRIBUTIONS)

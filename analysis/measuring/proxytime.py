@@ -1,0 +1,81 @@
+"""Proxy overhead as the target reports it, and the client-side time it leaves unexplained.
+
+The target reports per request its upstream (provider) time and its own overhead in response
+headers (``upstream_us`` / ``overhead_us``, -1 when absent). Unexplained time is the client's
+time less both: network, HTTP parsing and queueing before the target's clock starts. The
+client's time is the service time (from the actual send) of a plain response, and the time to
+the response head of a streamed one (its token pacing comes after the head and is in neither).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from analysis.measuring.client import Measured, Percentiles, Window, failed_mask, percentiles_ms
+
+PROXY_QUANTILES = ("p50", "p95", "p99", "max")
+NOT_REPORTED = (
+    "the target reported no proxy overhead (no X-Edge-Overhead-Ms header, or the scenario's "
+    "target.timing_headers names none)"
+)
+
+
+@dataclass(frozen=True)
+class ProxyTime:
+    """Percentiles (ms) of reported overhead and upstream time, and of the unexplained rest."""
+
+    overhead: Percentiles = field(default_factory=Percentiles)
+    upstream: Percentiles = field(default_factory=Percentiles)
+    unexplained: Percentiles = field(default_factory=Percentiles)
+    reason: str = NOT_REPORTED
+
+    def overhead_p95(self) -> Measured:
+        count = self.overhead.count
+        source = f"target-reported overhead of {count:,} requests in steady window"
+        return Measured(self.overhead.get("p95"), source if count else "", self.reason)
+
+
+def measure_proxy_time(
+    samples: pd.DataFrame, window: Window | None, streamed: np.ndarray
+) -> ProxyTime:
+    """Percentiles over the requests intended in ``window`` that carry the timing headers."""
+    if window is None or not len(samples):
+        return ProxyTime()
+    intended = samples["intended_us"].to_numpy()
+    inside = (intended >= window.start_us) & (intended < window.end_us)
+    overhead = samples["overhead_us"].to_numpy()
+    upstream = samples["upstream_us"].to_numpy()
+    has_overhead, has_upstream = inside & (overhead >= 0), inside & (upstream >= 0)
+    if not has_overhead.any() and not has_upstream.any():
+        return ProxyTime()
+    ttfb = samples["ttfb_us"].to_numpy()
+    client = np.where(
+        streamed, ttfb - samples["sent_us"].to_numpy(), samples["service_us"].to_numpy()
+    )
+    both = has_overhead & has_upstream & ~failed_mask(samples) & (~streamed | (ttfb >= 0))
+    return ProxyTime(
+        overhead=percentiles_ms(np.sort(overhead[has_overhead]), PROXY_QUANTILES),
+        upstream=percentiles_ms(np.sort(upstream[has_upstream]), PROXY_QUANTILES),
+        unexplained=percentiles_ms(np.sort((client - upstream - overhead)[both]), PROXY_QUANTILES),
+        reason="" if has_overhead.any() else NOT_REPORTED,
+    )
+
+
+def proxy_summary(proxy: ProxyTime) -> dict[str, Any]:
+    """The ``measurements.proxy`` object of summary.json (ms; counts are requests)."""
+    return {
+        "requests": proxy.overhead.count,
+        "overhead_ms": {k: proxy.overhead.get(k) for k in PROXY_QUANTILES},
+        "upstream_ms": {k: proxy.upstream.get(k) for k in PROXY_QUANTILES},
+        "upstream_requests": proxy.upstream.count,
+        "unexplained_ms": {k: proxy.unexplained.get(k) for k in PROXY_QUANTILES},
+        "unexplained_requests": proxy.unexplained.count,
+        "missing": proxy.reason,
+    }
+
+
+__all__ = ["NOT_REPORTED", "PROXY_QUANTILES", "ProxyTime", "measure_proxy_time", "proxy_summary"]

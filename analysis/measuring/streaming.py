@@ -1,0 +1,228 @@
+"""Streamed responses: time to first token, inter-token latency, tokens per second, completion.
+
+A request is *streamed* when its kind streams in the scenario (``chat.stream: true``), or when
+its response carried a token or ended as "stream incomplete" (so an external scenario's streams
+count too). Per request, in microseconds:
+
+- TTFT ``first_token_us − intended_us`` (from the intended send: coordinated omission
+  corrected, as response time) and ``first_token_us − sent_us`` (from the actual send);
+- ITL ``(last_token_us − first_token_us) / (tokens − 1)``, for tokens >= 2;
+- tokens per second ``tokens / (done_us − sent_us)``, for completed streams with a token;
+- completed: no error (the generator records "stream incomplete" for a stream without [DONE]).
+
+Percentiles are exact nearest-rank over the requests intended in the judged window.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from analysis.measuring.client import (
+    US_PER_S,
+    Measured,
+    Percentiles,
+    Window,
+    failed_mask,
+    nearest_rank_index,
+    percentiles_ms,
+)
+
+INCOMPLETE_ERROR = "stream incomplete"
+# Tokens per second is better high: its slow tail is at the low percentiles.
+RATE_QUANTILES: dict[str, Fraction] = {
+    "p50": Fraction(1, 2),
+    "p10": Fraction(1, 10),
+    "p5": Fraction(1, 20),
+    "p1": Fraction(1, 100),
+    "min": Fraction(0),
+}
+KIND_QUANTILES = ("p50", "p95", "p99")
+_NEEDS = {  # which streamed requests each family is measured on
+    "ttft": "received a token",
+    "itl": "received 2 or more tokens",
+    "tokens_per_s": "completed with a token",
+}
+NO_STREAMS = (
+    "no streamed requests in the steady window (no request kind has chat.stream: true and no "
+    "response carried a token)"
+)
+
+
+@dataclass(frozen=True)
+class StreamMeasurements:
+    """Streaming figures of the judged window; ``reason`` says why there are none."""
+
+    streamed: int = 0
+    completed: int = 0
+    tokens: int = 0
+    completion: Measured = Measured(math.nan, reason=NO_STREAMS)
+    ttft: Percentiles = field(default_factory=Percentiles)
+    ttft_sent: Percentiles = field(default_factory=Percentiles)
+    itl: Percentiles = field(default_factory=Percentiles)
+    tokens_per_s: dict[str, float] = field(default_factory=dict)
+    tokens_per_s_count: int = 0
+    by_kind: dict[str, dict[str, Any]] = field(default_factory=dict)
+    reason: str = NO_STREAMS
+
+    def measured(self, name: str) -> Measured:
+        """One figure as judged: ``ttft_p95``, ``itl_p99``, ``tokens_per_s_p50`` ..."""
+        family, _, quantile = name.rpartition("_")
+        series = {"ttft": self.ttft, "itl": self.itl}.get(family)
+        if series is not None:
+            value, count = series.get(quantile), series.count
+        else:
+            family = "tokens_per_s"
+            value, count = self.tokens_per_s.get(quantile, math.nan), self.tokens_per_s_count
+        source = f"client samples, {count:,} streamed requests that {_NEEDS[family]}, steady window"
+        return Measured(value, source if count else "", "" if count else self._missing(family))
+
+    def _missing(self, family: str) -> str:
+        if not self.streamed:
+            return self.reason
+        return (
+            f"none of the {self.streamed:,} streamed requests in the steady window {_NEEDS[family]}"
+        )
+
+
+def stream_kinds(scenario: dict[str, Any]) -> frozenset[str]:
+    """Request kinds whose ``chat.stream`` is true in a scenario read from YAML."""
+    kinds = set()
+    for request in scenario.get("requests") or []:
+        chat = request.get("chat") if isinstance(request, dict) else None
+        if isinstance(chat, dict) and chat.get("stream") is True:
+            kinds.add(str(request.get("kind")))
+    return frozenset(kinds)
+
+
+def streamed_mask(samples: pd.DataFrame, kinds: frozenset[str] = frozenset()) -> np.ndarray:
+    """True for a streamed request: a streaming kind, a token received, or an incomplete stream."""
+    mask = samples["first_token_us"].to_numpy() >= 0
+    mask |= samples["error"].isin([INCOMPLETE_ERROR]).to_numpy()
+    if kinds:
+        mask |= samples["kind"].isin(sorted(kinds)).to_numpy()
+    return np.asarray(mask)
+
+
+def per_request(samples: pd.DataFrame, streamed: np.ndarray) -> pd.DataFrame:
+    """Per-request stream figures (µs, tokens/s), NaN where they do not apply; same index."""
+    first = samples["first_token_us"].to_numpy()
+    last = samples["last_token_us"].to_numpy()
+    tokens = samples["tokens"].to_numpy().astype(np.int64)
+    sent = samples["sent_us"].to_numpy()
+    has_token = streamed & (first >= 0)
+    multi = has_token & (tokens >= 2) & (last >= first)
+    completed = streamed & ~failed_mask(samples)
+    service_s = (samples["done_us"].to_numpy() - sent) / US_PER_S
+    rated = completed & (tokens >= 1) & (service_s > 0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        itl = np.where(multi, (last - first) / np.maximum(tokens - 1, 1), math.nan)
+        rate = np.where(rated, tokens / np.where(rated, service_s, 1.0), math.nan)
+    return pd.DataFrame(
+        {
+            "streamed": streamed,
+            "completed": completed,
+            "ttft_us": np.where(has_token, first - samples["intended_us"].to_numpy(), math.nan),
+            "ttft_sent_us": np.where(has_token, first - sent, math.nan),
+            "itl_us": itl,
+            "tokens_per_s": rate,
+        },
+        index=samples.index,
+    )
+
+
+def _sorted(values: np.ndarray) -> np.ndarray:
+    return np.sort(values[~np.isnan(values)])
+
+
+def rate_percentiles(sorted_rates: np.ndarray) -> dict[str, float]:
+    """Nearest-rank low percentiles (p50 down to min) of ascending tokens/s values."""
+    n = len(sorted_rates)
+    if n == 0:
+        return {name: math.nan for name in RATE_QUANTILES}
+    return {
+        name: float(sorted_rates[int(nearest_rank_index(n, q))])
+        for name, q in RATE_QUANTILES.items()
+    }
+
+
+def _by_kind(figures: pd.DataFrame, kinds: np.ndarray) -> dict[str, dict[str, Any]]:
+    """For each kind with streamed requests: streams, TTFT P50/P95/P99 and tokens/s P50."""
+    out: dict[str, dict[str, Any]] = {}
+    for kind in sorted(set(kinds[figures["streamed"].to_numpy()])):
+        rows = figures[(kinds == kind) & figures["streamed"].to_numpy()]
+        ttft = percentiles_ms(_sorted(rows["ttft_us"].to_numpy()), KIND_QUANTILES)
+        rates = rate_percentiles(_sorted(rows["tokens_per_s"].to_numpy()))
+        out[str(kind) or "(none)"] = {
+            "streamed": len(rows),
+            **{f"ttft_{k}_ms": v for k, v in ttft.values_ms.items()},
+            "tokens_per_s_p50": rates["p50"],
+        }
+    return out
+
+
+def measure_streaming(
+    samples: pd.DataFrame, window: Window | None, kinds: frozenset[str] = frozenset()
+) -> StreamMeasurements:
+    """Streaming figures of the requests intended in ``window``."""
+    if window is None or not len(samples):
+        return StreamMeasurements()
+    intended = samples["intended_us"].to_numpy()
+    inside = (intended >= window.start_us) & (intended < window.end_us)
+    figures = per_request(samples, streamed_mask(samples, kinds))[inside]
+    streamed = figures["streamed"].to_numpy()
+    streams = int(streamed.sum())
+    if not streams:
+        return StreamMeasurements()
+    completed = int(figures["completed"].to_numpy().sum())
+    rates = _sorted(figures["tokens_per_s"].to_numpy())
+    source = f"client samples, {streams:,} streamed requests in steady window"
+    return StreamMeasurements(
+        streamed=streams,
+        completed=completed,
+        tokens=int(samples["tokens"].to_numpy()[inside][streamed].sum()),
+        completion=Measured(100.0 * completed / streams, source),
+        ttft=percentiles_ms(_sorted(figures["ttft_us"].to_numpy())),
+        ttft_sent=percentiles_ms(_sorted(figures["ttft_sent_us"].to_numpy())),
+        itl=percentiles_ms(_sorted(figures["itl_us"].to_numpy())),
+        tokens_per_s=rate_percentiles(rates),
+        tokens_per_s_count=len(rates),
+        by_kind=_by_kind(figures, samples["kind"].astype(str).to_numpy()[inside]),
+        reason="",
+    )
+
+
+def stream_summary(streaming: StreamMeasurements) -> dict[str, Any]:
+    """The ``measurements.streaming`` object of summary.json (times in ms)."""
+    return {
+        "requests": streaming.streamed,
+        "completed": streaming.completed,
+        "completion_percent": streaming.completion.value,
+        "tokens": streaming.tokens,
+        "ttft_requests": streaming.ttft.count,
+        "ttft_ms": streaming.ttft.as_dict(),
+        "ttft_from_send_ms": streaming.ttft_sent.as_dict(),
+        "itl_ms": streaming.itl.as_dict(),
+        "itl_requests": streaming.itl.count,
+        "rate_requests": streaming.tokens_per_s_count,
+        "tokens_per_s": {k: streaming.tokens_per_s.get(k, math.nan) for k in RATE_QUANTILES},
+        "missing": streaming.reason,
+    }
+
+
+__all__ = [
+    "INCOMPLETE_ERROR",
+    "RATE_QUANTILES",
+    "StreamMeasurements",
+    "measure_streaming",
+    "per_request",
+    "rate_percentiles",
+    "stream_kinds",
+    "stream_summary",
+    "streamed_mask",
+]

@@ -1,0 +1,135 @@
+"""What the run's charts draw: pure functions of a run, computed before any figure exists."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from analysis.contract.targets import Target
+from analysis.measuring.client import US_PER_S, Window, failed_mask
+from analysis.measuring.serverside import SERVER_METRICS, metric_points
+from analysis.measuring.streaming import stream_kinds
+from analysis.measuring.timeseries import (
+    errors_per_second,
+    latency_spectrum,
+    per_second,
+    target_rate,
+    time_origin_us,
+)
+from analysis.outputs.redact import Redactor
+from analysis.outputs.streamcharts import stream_curves
+from analysis.reading.rundir import RunData
+
+OTLP_MARK = "otlp"  # series whose metric name contains this are OTLP export series
+# Units by metric-name suffix (units are in the names), most specific first.
+_UNIT_SUFFIXES = (
+    ("_bytes_per_s", "bytes/s"),
+    ("_per_s", "/s"),
+    ("_rps", "req/s"),
+    ("_percent", "%"),
+    ("_success", "%"),
+    ("_bytes", "bytes"),
+    ("_ms", "ms"),
+)
+
+
+@dataclass(frozen=True)
+class ChartInputs:
+    """Everything the charts draw. Times ``t_s`` are seconds since the load's start."""
+
+    per_second: pd.DataFrame
+    target_stages: pd.DataFrame
+    spectrum: pd.DataFrame
+    server: dict[str, pd.DataFrame] = field(default_factory=dict)  # metric -> t_s, value
+    window_s: tuple[float, float] | None = None
+    errors: pd.DataFrame = field(default_factory=pd.DataFrame)  # t_s + one column a kind: error
+    otlp: dict[str, pd.DataFrame] = field(default_factory=dict)  # "metric [labels]" -> t_s, value
+    targets: dict[str, Target] = field(default_factory=dict)  # verdict metric -> target
+    streams: dict[str, np.ndarray] = field(default_factory=dict)  # TTFT/ITL ms, ascending
+
+
+def otlp_series(series: pd.DataFrame, origin_s: float) -> dict[str, pd.DataFrame]:
+    """Every OTLP series but the export-success percentage, one frame a metric and label set.
+
+    The name is the metric, with its labels when the metric has several label sets. When a metric
+    comes from Prometheus and another source, Prometheus wins (as for the judged metrics).
+    """
+    mask = series["metric"].astype(str).str.contains(OTLP_MARK, case=False, regex=False)
+    rows = series[mask & (series["metric"] != "otlp_export_success") & series["value"].notna()]
+    out: dict[str, pd.DataFrame] = {}
+    for metric, group in rows.groupby("metric", sort=True):
+        if group["source"].nunique() > 1 and (group["source"] == "prometheus").any():
+            group = group[group["source"] == "prometheus"]
+        label_sets = sorted(set(group["labels"].astype(str)))
+        for labels in label_sets:
+            points = group[group["labels"] == labels].groupby("timestamp_s", sort=True)["value"]
+            combined = points.mean()
+            name = str(metric) if len(label_sets) == 1 else f"{metric} {_compact(labels)}"
+            out[name] = pd.DataFrame(
+                {"t_s": combined.index.to_numpy() - origin_s, "value": combined.to_numpy()}
+            )
+    return out
+
+
+def unit_of(metric: str) -> str:
+    """The unit a series metric name declares by its suffix; "" when it declares none."""
+    return next((unit for suffix, unit in _UNIT_SUFFIXES if metric.endswith(suffix)), "")
+
+
+def _compact(labels: str) -> str:
+    """``{"a":"x","b":"y"}`` as ``a=x, b=y``; text that is not a JSON object stays as it is."""
+    try:
+        parsed = json.loads(labels)
+    except ValueError:
+        return labels
+    if not isinstance(parsed, dict):
+        return labels
+    return "{" + ", ".join(f"{k}={v}" for k, v in sorted(parsed.items())) + "}"
+
+
+def _redact_columns(frame: pd.DataFrame, redactor: Redactor) -> pd.DataFrame:
+    return frame.rename(columns={c: redactor.text(str(c)) for c in frame.columns})
+
+
+def chart_inputs(
+    run: RunData, window: Window | None, redactor: Redactor | None = None
+) -> ChartInputs:
+    """Per-second series, target schedule, spectra, errors and server series on one time axis."""
+    redactor = redactor or Redactor()
+    origin_us = time_origin_us(run.metadata, run.samples)
+    spectrum = latency_spectrum(run.samples, window)
+    if origin_us is None:
+        empty = per_second(run.samples.iloc[:0], 0, failed_mask(run.samples.iloc[:0]))
+        return ChartInputs(
+            empty, target_rate(run.metadata, 0).iloc[:0], spectrum, targets=dict(run.targets)
+        )
+    origin_s = origin_us / US_PER_S
+    server = {}
+    for metric in SERVER_METRICS:
+        points = metric_points(run.series, metric)
+        server[metric] = points.assign(t_s=points["timestamp_s"] - origin_s)
+    window_s = None
+    if window is not None:
+        window_s = (
+            (window.start_us - origin_us) / US_PER_S,
+            (window.end_us - origin_us) / US_PER_S,
+        )
+    failed = failed_mask(run.samples)
+    otlp = otlp_series(run.series, origin_s)
+    return ChartInputs(
+        per_second=per_second(run.samples, origin_us, failed),
+        target_stages=target_rate(run.metadata, origin_us),
+        spectrum=spectrum,
+        server=server,
+        window_s=window_s,
+        errors=_redact_columns(errors_per_second(run.samples, origin_us, failed), redactor),
+        otlp={redactor.text(name): frame for name, frame in otlp.items()},
+        targets=dict(run.targets),
+        streams=stream_curves(run.samples, window, stream_kinds(run.scenario)),
+    )
+
+
+__all__ = ["OTLP_MARK", "ChartInputs", "chart_inputs", "otlp_series", "unit_of"]

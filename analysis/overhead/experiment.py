@@ -1,0 +1,211 @@
+"""An overhead experiment folder: per-run figures, paired deltas, budget verdicts, report."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from analysis.contract.atomic import write_text_atomic
+from analysis.contract.statuses import exit_code
+from analysis.outputs.overhead_charts import render_overhead_chart
+from analysis.outputs.templating import environment
+from analysis.overhead.stats import (
+    INCONCLUSIVE,
+    BudgetVerdict,
+    deltas_from_runs,
+    judge_budget,
+    overall_status,
+)
+from analysis.reading.errors import RunDirError
+
+PLAN_FILE = "overhead-plan.json"
+RESULT_FILE = "overhead.json"
+REPORT_FILE = "overhead.html"
+UNITS = {
+    "latency_p50_ms": "ms",
+    "latency_p95_ms": "ms",
+    "latency_p99_ms": "ms",
+    "memory_bytes": "bytes",
+    "cpu_percent": "%",  # percentage points of one core
+    "network_mbps": "Mbit/s",
+}
+
+
+def _number(value: Any) -> float:
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    return math.nan
+
+
+def run_figures(summary: dict[str, Any]) -> dict[str, float]:
+    """One figure per budget metric from a run's summary.json (NaN where it has none)."""
+    m = summary.get("measurements") or {}
+    latency = m.get("latency_ms") or {}
+    server = m.get("server") or {}
+    bytes_per_s = _number(((server.get("others") or {}).get("otlp_bytes_per_s") or {}).get("value"))
+    return {
+        "latency_p50_ms": _number(latency.get("p50")),
+        "latency_p95_ms": _number(latency.get("p95")),
+        "latency_p99_ms": _number(latency.get("p99")),
+        "memory_bytes": _number(server.get("memory_max_bytes")),
+        "cpu_percent": _number(server.get("cpu_mean_percent")),
+        # No OTLP series at all while telemetry is off means nothing was exported: 0, not NaN.
+        "network_mbps": 0.0 if math.isnan(bytes_per_s) else bytes_per_s * 8 / 1e6,
+    }
+
+
+@dataclass(frozen=True)
+class ExperimentResult:
+    summary: dict[str, Any]
+    figures: pd.DataFrame  # pair, variant, order, run_dir, metric, value
+    verdicts: list[BudgetVerdict]
+    status: str
+    exit_code: int
+    table: str
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RunDirError(path, "file not found; is this an overhead experiment folder?") from None
+    except (OSError, ValueError) as exc:
+        raise RunDirError(path, f"cannot read: {exc}") from None
+
+
+def _network_figure(run: dict[str, Any], figures: dict[str, float], summary: dict) -> None:
+    has_otlp = "otlp_bytes_per_s" in ((summary.get("measurements") or {}).get("server") or {}).get(
+        "others", {}
+    )
+    if not has_otlp and run["variant"] == "treatment":
+        figures["network_mbps"] = math.nan  # telemetry on but no export seen: not a zero
+
+
+def analyze_experiment(folder: Path) -> ExperimentResult:
+    """Read the plan and every run's summary.json; judge each budget (pure but for reading)."""
+    plan = _read_json(folder / PLAN_FILE)
+    spec = plan.get("spec") or {}
+    budgets: dict[str, float] = spec.get("budgets") or {}
+    rows = []
+    for run in plan.get("runs", []):
+        summary_path = folder / run["run_dir"] / "summary.json"
+        summary = _read_json(summary_path) if summary_path.exists() else {}
+        figures = run_figures(summary)
+        _network_figure(run, figures, summary)
+        for metric, value in figures.items():
+            rows.append({**{k: run[k] for k in ("pair", "variant", "order", "run_dir")},
+                         "metric": metric, "value": value})  # fmt: skip
+    frame = pd.DataFrame(rows, columns=["pair", "variant", "order", "run_dir", "metric", "value"])
+    deltas = deltas_from_runs(frame[frame["metric"].isin(budgets)]) if len(frame) else {}
+    verdicts = [judge_budget(m, float(b), deltas.get(m)) for m, b in budgets.items()]
+    status = overall_status(verdicts, bool(spec.get("allow_inconclusive", False)))
+    if plan.get("interrupted"):
+        status = "INTERRUPTED"
+    summary_out = {
+        "scenario": plan.get("scenario"),
+        "status": status,
+        "pairs_planned": spec.get("pairs"),
+        "runs": plan.get("runs", []),
+        "budgets": [_verdict_dict(v) for v in verdicts],
+        "method": (
+            "per-run figures; paired deltas treatment − baseline; 95 % interval = bootstrap over "
+            "pairs (expanded percentile) joined with Student's t; exact Wilcoxon signed-rank p"
+        ),
+    }
+    return ExperimentResult(
+        summary=summary_out,
+        figures=frame,
+        verdicts=verdicts,
+        status=status,
+        exit_code=exit_code(status),
+        table=format_budget_table(verdicts, status, str(plan.get("scenario"))),
+    )
+
+
+def _verdict_dict(v: BudgetVerdict) -> dict[str, Any]:
+    d = v.delta
+    return {
+        "metric": v.metric,
+        "unit": UNITS.get(v.metric, ""),
+        "budget": v.budget,
+        "status": v.status,
+        "reason": v.reason,
+        "more_pairs": v.more_pairs,
+        "delta": None if d is None else {
+            "mean": d.mean, "low": d.low, "high": d.high, "pairs": d.pairs,
+            "wilcoxon_p": d.wilcoxon_p, "per_pair": list(d.deltas),
+        },
+    }  # fmt: skip
+
+
+def _fmt(value: float, metric: str, sign: str = "+") -> str:
+    """A figure in its metric's unit for people: memory in MB, the rest to 3-4 digits."""
+    if value != value:  # NaN
+        return "—"
+    if metric == "memory_bytes":
+        return f"{value / 1e6:{sign}.1f} MB"
+    return f"{value:{sign}.4g} {UNITS.get(metric, '')}".strip()
+
+
+def format_budget_table(verdicts: list[BudgetVerdict], status: str, name: str) -> str:
+    """Plain-text budget table for the terminal."""
+    lines = [f"{'budget':<16} {'limit':>12} {'delta':>14} {'95 % interval':>28}  status"]
+    for v in verdicts:
+        d = v.delta
+        limit = _fmt(v.budget, v.metric)
+        if d is None:
+            lines.append(f"{v.metric:<16} {limit:>12} {'—':>14} {'—':>28}  {v.status}")
+            continue
+        interval = f"[{_fmt(d.low, v.metric)}, {_fmt(d.high, v.metric)}]"
+        row = f"{v.metric:<16} {limit:>12} {_fmt(d.mean, v.metric):>14} {interval:>28}  {v.status}"
+        if v.status == INCONCLUSIVE:
+            row += f"  ({v.reason})"
+        lines.append(row)
+    lines.append(f"{name} overhead: {status}")
+    return "\n".join(lines)
+
+
+def render_overhead(result: ExperimentResult, chart: str | None) -> str:
+    """The experiment page (pure): budgets first, then the per-run figures."""
+    wide = result.figures.pivot_table(
+        index=["pair", "variant", "run_dir"], columns="metric", values="value", aggfunc="first"
+    ).reset_index() if len(result.figures) else pd.DataFrame()  # fmt: skip
+    return (
+        environment()
+        .get_template("overhead.html")
+        .render(
+            summary=result.summary,
+            chart=chart,
+            runs=wide.to_dict("records"),
+            metrics=list(UNITS),
+            units=UNITS,
+            fmt=_fmt,
+        )
+    )
+
+
+def write_experiment(folder: Path, result: ExperimentResult) -> list[Path]:
+    """Write overhead.json, the chart and overhead.html, each atomically."""
+    out = [folder / RESULT_FILE]
+    write_text_atomic(out[0], json.dumps(result.summary, indent=2, allow_nan=False, default=str))
+    chart = render_overhead_chart(result.verdicts, folder)
+    html = render_overhead(result, chart.name if chart else None)
+    write_text_atomic(folder / REPORT_FILE, html)
+    return [*out, *([chart] if chart else []), folder / REPORT_FILE]
+
+
+__all__ = [
+    "PLAN_FILE",
+    "REPORT_FILE",
+    "RESULT_FILE",
+    "ExperimentResult",
+    "analyze_experiment",
+    "format_budget_table",
+    "run_figures",
+    "write_experiment",
+]

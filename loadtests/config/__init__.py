@@ -1,0 +1,1 @@
+"""Configuration of a run: scenario files and their validation, A/B variants, metric profiles."""

@@ -1,0 +1,375 @@
+"""Scenario model: YAML files plus CLI overrides become one validated, frozen Scenario."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from analysis.contract.schema import SERIES_METRIC_UNITS, STAGE_TARGET_METRICS, VERDICT_METRICS
+from analysis.contract.targets import Target, TargetSyntaxError
+from loadtests.config.validation import only_known
+from loadtests.config.variants import OverheadSpec
+from loadtests.errors import ScenarioError
+
+_DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(ms|us|h|m|s)")
+_DURATION_UNITS_S = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def parse_duration_s(value: Any) -> float:
+    """Read ``90``, ``"90s"``, ``"1m30s"``, ``"500ms"`` or ``"2h"`` as seconds (float, >= 0)."""
+    if isinstance(value, bool):
+        raise ValueError("expected a duration such as '60s', '1m30s' or '500ms', got a bool")
+    if isinstance(value, int | float):
+        seconds = float(value)
+    elif isinstance(value, str):
+        text = value.strip().replace(" ", "")
+        parts = _DURATION_RE.findall(text)
+        if not text or "".join(n + u for n, u in parts) != text:
+            raise ValueError(
+                f"cannot read duration {value!r}; use forms like '60s', '1m30s', '500ms'"
+            )
+        seconds = sum(float(n) * _DURATION_UNITS_S[u] for n, u in parts)
+    else:
+        raise ValueError(f"expected a duration such as '60s', got {type(value).__name__}")
+    if seconds < 0:
+        raise ValueError(f"a duration cannot be negative ({value!r})")
+    return seconds
+
+
+Seconds = Annotated[float, BeforeValidator(parse_duration_s)]
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Stage(_Model):
+    """A stretch of the schedule; the rate moves linearly from ``start_rps`` to ``rate_rps``."""
+
+    duration: Seconds = Field(gt=0)
+    rate_rps: float = Field(ge=0)
+    start_rps: float | None = Field(default=None, ge=0)
+    judge: bool = True
+
+
+class Load(_Model):
+    rate_rps: float = Field(default=1000.0, gt=0, le=1_000_000)
+    ramp: Seconds = 10.0
+    duration: Seconds = Field(default=60.0, gt=0)
+    stages: tuple[Stage, ...] = ()
+    arrival: Literal["uniform", "poisson", "gamma"] = "uniform"
+    burstiness: float = Field(default=1.0, gt=0, le=100)
+    max_concurrency: int = Field(default=1000, ge=1, le=100_000)
+    timeout: Seconds = Field(default=10.0, gt=0)
+    workers: int = Field(default=0, ge=0, le=64)
+    seed: int = 1
+
+    def resolved_stages(self) -> tuple[Stage, ...]:
+        """The schedule as stages: explicit ones, else a ramp from 0 (not judged) then steady."""
+        if self.stages:
+            return self.stages
+        steady = Stage(duration=self.duration, rate_rps=self.rate_rps, judge=True)
+        if self.ramp <= 0:
+            return (steady,)
+        ramp = Stage(duration=self.ramp, start_rps=0.0, rate_rps=self.rate_rps, judge=False)
+        return (ramp, steady)
+
+
+class ChatSpec(_Model):
+    models: dict[str, float] = Field(default_factory=lambda: {"gpt-4o-mini": 1.0})
+    prompt_pool: int = Field(default=200, ge=1, le=10_000_000)
+    repeat_rate: float = Field(default=0.5, ge=0, le=1)
+    prompt_words: tuple[int, int] = (8, 64)
+    max_tokens: int = Field(default=64, ge=1, le=100_000)
+    stream: bool = False
+
+    @field_validator("models")
+    @classmethod
+    def _weights(cls, value: dict[str, float]) -> dict[str, float]:
+        if not value:
+            raise ValueError("needs at least one model")
+        if any(w < 0 for w in value.values()) or sum(value.values()) <= 0:
+            raise ValueError("model weights must be >= 0 and not all zero")
+        return value
+
+
+class RequestKind(_Model):
+    kind: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$")
+    weight: float = Field(gt=0)
+    method: Literal["GET", "POST"] = "GET"
+    path: str = Field(pattern=r"^/")
+    chat: ChatSpec | None = None
+
+    @model_validator(mode="after")
+    def _chat_needs_post(self) -> RequestKind:
+        if self.chat is not None and self.method != "POST":
+            raise ValueError("a chat request kind must use method POST")
+        return self
+
+
+class UpstreamLatency(_Model):
+    """Simulated provider latency of the stand-in on a cache miss."""
+
+    distribution: Literal["constant", "uniform", "exponential", "lognormal"] = "lognormal"
+    median_ms: float = Field(default=3.0, ge=0, le=60_000)
+    sigma: float = Field(default=0.4, ge=0, le=5)
+
+
+class OtlpFaultSpec(_Model):
+    """Faults of the embedded OTLP receiver (see loadtests/stack/otlp/config.py OtlpFaults).
+
+    A stall holds exports unanswered from ``stall_at_s`` after the receiver starts, for
+    ``stall_for_s``.
+    """
+
+    refuse_fraction: float = Field(default=0.0, ge=0, le=1)
+    refuse_status: Literal[503, 429] = 503
+    latency_ms: float = Field(default=0.0, ge=0, le=60_000)
+    stall_at_s: Seconds | None = None
+    stall_for_s: Seconds = 0.0
+
+    @model_validator(mode="after")
+    def _stall_needs_start(self) -> OtlpFaultSpec:
+        if self.stall_for_s > 0 and self.stall_at_s is None:
+            raise ValueError("stall_for_s needs stall_at_s (seconds after the receiver starts)")
+        return self
+
+
+class StreamSpec(_Model):
+    """How the stand-in streams (a chat with ``stream: true``): token pace and first token.
+
+    The first token comes after the upstream latency on a miss (``first_token_ms`` instead when
+    set), at once on a hit; then one token every 1/``tokens_per_s`` seconds.
+    """
+
+    tokens_per_s: float = Field(default=50.0, gt=0, le=1_000_000)
+    first_token_ms: float | None = Field(default=None, ge=0, le=60_000)
+
+
+class TelemetryCostSpec(_Model):
+    """A known price of telemetry, charged by the stand-in only while ``telemetry`` is on.
+
+    ``latency_ms`` is slept in every chat answer after the upstream/cache part, ``cpu_us`` of
+    CPU spun per chat request, ``memory_bytes`` allocated once at start and held.
+    """
+
+    latency_ms: float = Field(default=0.0, ge=0, le=60_000)
+    cpu_us: float = Field(default=0.0, ge=0, le=1_000_000)
+    memory_bytes: int = Field(default=0, ge=0, le=64 * 2**30)
+
+
+class StandIn(_Model):
+    upstream: UpstreamLatency = UpstreamLatency()
+    cache: bool = True
+    cache_max_entries: int = Field(default=100_000, ge=0)
+    completion_tokens: int = Field(default=32, ge=1, le=100_000)
+    telemetry: bool = False  # export spans, metrics and logs to the embedded OTLP receiver
+    redis: bool = False  # start a redis-server and use it as the L2 cache
+    otlp: OtlpFaultSpec = OtlpFaultSpec()
+    stream: StreamSpec = StreamSpec()
+    # A single-server queue with service time 1/capacity_rps in front of chat requests: the
+    # latency knee sits exactly at this rate. None: no queue.
+    capacity_rps: float | None = Field(default=None, gt=0, le=1_000_000)
+    # Bytes each chat request allocates and never frees: RSS grows by rate × this per second.
+    leak_bytes_per_request: int = Field(default=0, ge=0, le=2**30)
+    # False with telemetry on: the SDK does not start (nothing exported), only the cost applies.
+    telemetry_export: bool = True
+    telemetry_cost: TelemetryCostSpec = TelemetryCostSpec()
+
+
+class ProcessSpec(_Model):
+    """A local process whose RSS and CPU the process sampler reads once a second: pid or name."""
+
+    pid: int | None = Field(default=None, ge=1)
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+
+    @model_validator(mode="after")
+    def _pid_or_name(self) -> ProcessSpec:
+        if self.pid is not None and self.name is not None:
+            raise ValueError("give pid or name, not both")
+        return self
+
+
+class MetricsSpec(_Model):
+    """Server-side metrics: a profile of PromQL, single-query overrides, a process to sample.
+
+    ``profile`` is a name in scenarios/profiles/ or a path to a YAML file; left out, the run
+    picks "embedded" for the embedded stack and "edge-agent-compose" otherwise (see
+    loadtests/config/profiles.py ``default_profile_name``).
+    """
+
+    profile: str | None = Field(default=None, min_length=1)
+    queries: dict[str, str] = Field(default_factory=dict)
+    process: ProcessSpec = ProcessSpec()
+
+    @field_validator("queries")
+    @classmethod
+    def _known_metrics(cls, value: dict[str, str]) -> dict[str, str]:
+        only_known(value, SERIES_METRIC_UNITS)
+        empty = sorted(metric for metric, query in value.items() if not query.strip())
+        if empty:
+            raise ValueError(f"empty PromQL for {empty}")
+        return value
+
+
+class TimingHeaders(_Model):
+    """Response headers in which the target reports its own timing, in milliseconds."""
+
+    upstream_ms: str | None = "X-Upstream-Time-Ms"
+    overhead_ms: str | None = "X-Edge-Overhead-Ms"
+
+
+class TargetSpec(_Model):
+    host: str | None = None
+    prometheus: str | None = None
+    headers: dict[str, str] = Field(default_factory=dict)
+    # Name of an environment variable holding an API key, sent as "Authorization: Bearer ...";
+    # only the name travels or is written anywhere, never the value.
+    api_key_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    timing_headers: TimingHeaders = TimingHeaders()
+
+    @field_validator("host", "prometheus")
+    @classmethod
+    def _url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"^https?://[^\s/]+", value):
+            raise ValueError(f"expected a URL such as http://127.0.0.1:8080, got {value!r}")
+        return value.rstrip("/") if value else value
+
+
+def _check_target(value: Any) -> str:
+    try:
+        return Target.parse(value).text
+    except TargetSyntaxError as exc:
+        raise ValueError(str(exc)) from None
+
+
+TargetText = Annotated[str, BeforeValidator(_check_target)]
+
+
+class SloSpec(_Model):
+    """Per-request thresholds (ms) a request must meet to count as goodput.
+
+    None set: the latency targets stand in (see analysis/measuring/goodput.py). ``response_ms``
+    applies to requests that are not streamed, ``ttft_ms`` and ``itl_ms`` to streamed ones.
+    """
+
+    response_ms: float | None = Field(default=None, gt=0)
+    ttft_ms: float | None = Field(default=None, gt=0)
+    itl_ms: float | None = Field(default=None, gt=0)
+
+
+class Scenario(_Model):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,60}$")
+    description: str = ""
+    target: TargetSpec = TargetSpec()
+    load: Load = Load()
+    requests: tuple[RequestKind, ...] = Field(min_length=1)
+    stand_in: StandIn = StandIn()
+    targets: dict[str, TargetText] = Field(default_factory=dict)
+    # What each stage of a multi-stage run is held to (spike, stress); default: these of targets.
+    stage_targets: dict[str, TargetText] = Field(default_factory=dict)
+    metrics: MetricsSpec = MetricsSpec()
+    slo: SloSpec = SloSpec()  # per-request thresholds of goodput
+    overhead: OverheadSpec | None = None  # telemetry A/B budgets, used by `edgeperf overhead`
+
+    @field_validator("targets")
+    @classmethod
+    def _known_metrics(cls, value: dict[str, str]) -> dict[str, str]:
+        return only_known(value, VERDICT_METRICS)
+
+    @field_validator("stage_targets")
+    @classmethod
+    def _stage_metrics(cls, value: dict[str, str]) -> dict[str, str]:
+        return only_known(value, STAGE_TARGET_METRICS)
+
+    @model_validator(mode="after")
+    def _unique_kinds(self) -> Scenario:
+        kinds = [r.kind for r in self.requests]
+        if len(set(kinds)) != len(kinds):
+            raise ValueError(f"request kinds must be unique, got {kinds}")
+        return self
+
+    def rescaled_rate_target(self, old_rate_rps: float) -> Scenario:
+        """Scale a range target on the rate from ``old_rate_rps`` to this scenario's rate."""
+        rate_target = self.parsed_targets().get("request_rate_rps")
+        if rate_target is None or rate_target.op != "range" or old_rate_rps == self.load.rate_rps:
+            return self
+        factor = self.load.rate_rps / old_rate_rps
+        data = self.model_dump(mode="json")
+        low, high = rate_target.value * factor, rate_target.high * factor
+        data["targets"]["request_rate_rps"] = f"{low:g}..{high:g}"
+        return Scenario.model_validate(data)
+
+    def parsed_targets(self) -> dict[str, Target]:
+        return {metric: Target.parse(text) for metric, text in self.targets.items()}
+
+    def to_yaml(self) -> str:
+        """The resolved scenario as YAML, with header values (secrets) removed."""
+        data = self.model_dump(mode="json")
+        data["target"]["headers"] = {k: "<redacted>" for k in data["target"]["headers"]}
+        return yaml.safe_dump(data, sort_keys=False)
+
+
+def _set_path(data: dict[str, Any], dotted: str, value: Any) -> None:
+    node = data
+    keys = dotted.split(".")
+    for key in keys[:-1]:
+        node = node.setdefault(key, {})
+    node[keys[-1]] = value
+
+
+def _location(loc: tuple[int | str, ...]) -> str:
+    return ".".join(str(p) for p in loc) or "(top level)"
+
+
+def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> Scenario:
+    """Read a scenario file, apply ``overrides`` (dotted keys), validate; raise ScenarioError."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError(f"{path}: scenario file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"{path}: cannot read scenario file: {exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ScenarioError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise ScenarioError(f"{path}: expected a mapping at the top level")
+    written_rate = (data.get("load") or {}).get("rate_rps")
+    for dotted, value in (overrides or {}).items():
+        if value is not None:
+            _set_path(data, dotted, value)
+    try:
+        scenario = Scenario.model_validate(data)
+        if isinstance(written_rate, int | float) and written_rate > 0:
+            scenario = scenario.rescaled_rate_target(float(written_rate))
+        return scenario
+    except ValidationError as exc:
+        problems = [f"{path}: field '{_location(e['loc'])}': {e['msg']}" for e in exc.errors()]
+        raise ScenarioError("\n".join(problems)) from None
+
+
+__all__ = [
+    "Load",
+    "MetricsSpec",
+    "ProcessSpec",
+    "RequestKind",
+    "Scenario",
+    "Stage",
+    "load_scenario",
+    "parse_duration_s",
+]

@@ -1,0 +1,126 @@
+"""Scenario variants for A/B runs: what changes between baseline and treatment, and the budgets."""
+
+from __future__ import annotations
+
+import copy
+import subprocess
+import time
+from typing import Annotated, Any
+
+import httpx
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+
+from analysis.contract.targets import Target, TargetSyntaxError
+from loadtests.config.validation import only_known
+from loadtests.errors import HarnessError
+
+# Budget metric -> unit; the Week 1 report's telemetry overhead budgets use these.
+BUDGET_METRICS = {
+    "latency_p50_ms": "ms",
+    "latency_p95_ms": "ms",
+    "latency_p99_ms": "ms",
+    "memory_bytes": "bytes",
+    "cpu_percent": "% of one core",
+    "network_mbps": "Mbit/s",
+}
+
+
+def _size(value: Any) -> float:
+    """A budget as a number; sizes may carry KB/MB/GB/KiB/MiB/GiB."""
+    if isinstance(value, bool):
+        raise ValueError("expected a number, got a bool")
+    if isinstance(value, int | float):
+        return float(value)
+    try:
+        return Target.parse(f"< {value}").value
+    except TargetSyntaxError as exc:
+        raise ValueError(str(exc)) from None
+
+
+Budget = Annotated[float, BeforeValidator(_size)]
+
+
+class Variant(BaseModel):
+    """``set`` deep-merges into the scenario; ``command`` reconfigures an external stack."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    set: dict[str, Any] = Field(default_factory=dict)
+    command: str | None = None
+    ready_timeout: float = Field(default=120.0, gt=0)
+
+
+class OverheadSpec(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    pairs: int = Field(default=5, ge=2, le=100)
+    settle_s: float = Field(default=5.0, ge=0, le=3600)
+    allow_inconclusive: bool = False
+    seed: int = 1
+    budgets: dict[str, Budget] = Field(min_length=1)
+    # Server-side figures need the embedded Prometheus; None: only when a budget needs them.
+    server_side: bool | None = None
+    baseline: Variant = Variant(set={"stand_in": {"telemetry": False}})
+    treatment: Variant = Variant(set={"stand_in": {"telemetry": True}})
+
+    @field_validator("budgets")
+    @classmethod
+    def _known(cls, value: dict[str, float]) -> dict[str, float]:
+        return only_known(value, BUDGET_METRICS, "budget metric(s)")
+
+
+SERVER_BUDGETS = ("memory_bytes", "cpu_percent", "network_mbps")
+
+
+def needs_server_side(spec: OverheadSpec) -> bool:
+    """Whether the runs must collect server-side series for these budgets."""
+    if spec.server_side is not None:
+        return spec.server_side
+    return any(metric in SERVER_BUDGETS for metric in spec.budgets)
+
+
+def deep_merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    """A copy of ``base`` with ``changes`` merged in, mappings recursively."""
+    merged = copy.deepcopy(base)
+    for key, value in changes.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def reconfigure(variant: Variant, health_url: str | None, runner=subprocess.run) -> None:
+    """Run the variant's command, then wait until the target's health endpoint answers 200."""
+    if variant.command is None:
+        return
+    result = runner(variant.command, shell=True, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise HarnessError(
+            f"variant command failed (exit {result.returncode}): {variant.command}\n"
+            f"{(result.stderr or result.stdout)[-1000:]}"
+        )
+    if health_url is None:
+        return
+    deadline = time.monotonic() + variant.ready_timeout
+    while time.monotonic() < deadline:
+        try:
+            if httpx.get(health_url, timeout=2.0).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(1.0)
+    raise HarnessError(
+        f"{health_url} did not answer 200 within {variant.ready_timeout:g} s "
+        f"after: {variant.command}"
+    )
+
+
+__all__ = [
+    "BUDGET_METRICS",
+    "OverheadSpec",
+    "Variant",
+    "deep_merge",
+    "needs_server_side",
+    "reconfigure",
+]

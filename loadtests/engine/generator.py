@@ -1,0 +1,274 @@
+"""The open-model generator: sends each request at its scheduled time and records it exactly.
+
+A native timer thread sleeps with ~50 µs precision (gevent's own timers round up to whole
+milliseconds) and wakes the gevent hub through an async watcher, whose callback starts a
+greenlet for every request that is due. Responses never hold back the schedule: when the
+concurrency cap is reached, due requests wait in a queue until a request finishes, each such wait
+is counted, and the late requests are still measured from their intended time
+(coordinated-omission correction).
+"""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import ctypes
+import resource
+import socket
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import gevent
+import gevent.event
+import gevent.monkey
+
+from loadtests.engine.client import ConnectionClosed, Http1Pool, HttpProtocolError
+from loadtests.engine.mix import RequestMix
+from loadtests.engine.pacing import Schedule
+from loadtests.engine.sse import TokenClock
+from loadtests.recording.samples import COLUMNS, Columns
+
+_real_sleep = gevent.monkey.get_original("time", "sleep")
+_real_thread = gevent.monkey.get_original("_thread", "start_new_thread")
+_PR_SET_TIMERSLACK = 29
+_MAX_SLEEP_S = 0.05  # the timer thread re-checks for a stop this often
+
+
+def _cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+class Clock:
+    """Epoch microseconds read from the monotonic perf counter (one offset, taken once)."""
+
+    def __init__(self) -> None:
+        self.offset_ns = time.time_ns() - time.perf_counter_ns()
+
+    def now_us(self) -> int:
+        return (time.perf_counter_ns() + self.offset_ns) // 1000
+
+    def perf_ns_at(self, epoch_us: int) -> int:
+        return epoch_us * 1000 - self.offset_ns
+
+
+@dataclass
+class GeneratorStats:
+    """What the generator knows about itself after a run."""
+
+    scheduled: int = 0
+    sent: int = 0
+    cap_waits: int = 0
+    max_in_flight: int = 0
+    cancelled: int = 0
+    cpu_s: float = 0.0
+    wall_s: float = 0.0
+    notes: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, object]:
+        return dict(self.__dict__)
+
+
+def classify_error(exc: BaseException) -> str:
+    """A short, stable error class for a failed request."""
+    if isinstance(exc, gevent.Timeout | socket.timeout | TimeoutError):
+        return "timeout"
+    if isinstance(exc, ConnectionRefusedError):
+        return "connection refused"
+    if isinstance(exc, ConnectionResetError | BrokenPipeError):
+        return "connection reset"
+    if isinstance(exc, ConnectionClosed):
+        return "connection closed"
+    if isinstance(exc, HttpProtocolError | ValueError | UnicodeDecodeError):
+        return "malformed response"
+    if isinstance(exc, socket.gaierror):
+        return "dns"
+    return type(exc).__name__
+
+
+def _header_us(headers: dict[str, str], name: str) -> int:
+    """A millisecond timing header as integer microseconds; -1 when absent or unreadable."""
+    value = headers.get(name) if name else None
+    if value is None:
+        return -1
+    try:
+        return round(float(value) * 1000)
+    except ValueError:
+        return -1
+
+
+class OpenModelGenerator:
+    """Drives one worker's share of the schedule at ``base_url`` and hands rows to ``on_rows``."""
+
+    def __init__(
+        self,
+        *,
+        base_url: str,
+        schedule: Schedule,
+        start_epoch_us: int,
+        mix: RequestMix,
+        max_concurrency: int,
+        timeout_s: float,
+        worker_index: int,
+        on_rows: Callable[[Columns], None],
+        on_request: Callable[..., None] | None = None,
+        flush_interval_s: float = 1.0,
+        clock: Clock | None = None,
+        timing_headers: tuple[str | None, str | None] = (None, None),
+    ) -> None:
+        self._upstream_header = (timing_headers[0] or "").lower()
+        self._overhead_header = (timing_headers[1] or "").lower()
+        self._schedule = schedule
+        self._start_epoch_us = start_epoch_us
+        self._mix = mix
+        self._cap = max_concurrency
+        self._worker = worker_index
+        self._on_rows = on_rows
+        self._on_request = on_request
+        self._flush_interval_s = flush_interval_s
+        self._clock = clock or Clock()
+        self._client = Http1Pool(base_url, timeout_s, self._clock.now_us)
+        self._due: collections.deque[int | None] = collections.deque()
+        self._in_flight: set[gevent.Greenlet] = set()
+        self._schedule_done = gevent.event.Event()
+        self._idle = gevent.event.Event()
+        self._stopping = threading.Event()
+        self._rows: list[tuple] = []
+        self._waiting = 0
+        self.stats = GeneratorStats()
+
+    # -- timer thread (native): only sleeps precisely and queues due times ------------------
+    def _timer(self, watcher) -> None:
+        with contextlib.suppress(Exception):  # finer sleeps where Linux allows it
+            ctypes.CDLL(None).prctl(_PR_SET_TIMERSLACK, 1, 0, 0, 0)
+        base_ns = self._clock.perf_ns_at(self._start_epoch_us)
+        try:
+            for offset_us in self._schedule.offsets_us():
+                due_ns = base_ns + offset_us * 1000
+                while not self._stopping.is_set():
+                    wait_s = (due_ns - time.perf_counter_ns()) / 1e9
+                    if wait_s <= 0:
+                        break
+                    _real_sleep(min(wait_s, _MAX_SLEEP_S))
+                if self._stopping.is_set():
+                    break
+                self._due.append(self._start_epoch_us + offset_us)
+                watcher.send()
+        finally:
+            self._due.append(None)
+            watcher.send()
+
+    # -- hub side ---------------------------------------------------------------------------
+    def _drain(self) -> None:
+        """Start every due request the cap allows; the rest wait for a finishing request."""
+        due = self._due
+        while due and len(self._in_flight) < self._cap:
+            intended_us = due.popleft()
+            if self._waiting:
+                self._waiting -= 1
+            if intended_us is None:
+                self._schedule_done.set()
+                if not self._in_flight:
+                    self._idle.set()
+                return
+            self.stats.scheduled += 1
+            self._in_flight.add(gevent.spawn_raw(self._send, intended_us))
+        if len(self._in_flight) > self.stats.max_in_flight:
+            self.stats.max_in_flight = len(self._in_flight)
+        if due and len(due) > self._waiting:  # requests that found the cap full when due
+            self.stats.cap_waits += len(due) - self._waiting
+            self._waiting = len(due)
+
+    def _send(self, intended_us: int) -> None:
+        req = self._mix.next()
+        status, nbytes, cache, error, ttfb_us = 0, 0, "", "", -1
+        upstream_us = overhead_us = -1
+        now = self._clock.now_us
+        tokens = TokenClock(now) if req.stream else None
+        sent_us = now()
+        exc: BaseException | None = None
+        try:
+            response = self._client.request(req.raw, tokens.feed if tokens else None)
+            ttfb_us, status, nbytes = response.ttfb_us, response.status, response.body_bytes
+            cache = response.headers.get("x-cache-status", "")
+            upstream_us = _header_us(response.headers, self._upstream_header)
+            overhead_us = _header_us(response.headers, self._overhead_header)
+            if status >= 400:
+                error = f"HTTP {status}"
+        except gevent.GreenletExit:
+            error = "cancelled"
+            self.stats.cancelled += 1
+        except BaseException as caught:  # noqa: BLE001 - every failure is a measured outcome
+            exc = caught
+            error = classify_error(caught)
+        done_us = now()
+        self.stats.sent += 1
+        if tokens is not None and not error and not tokens.done:
+            error = "stream incomplete"  # a stream that ended without its [DONE] event
+        first_us, last_us, count = (
+            (tokens.first_us, tokens.last_us, tokens.tokens) if tokens else (-1, -1, 0)
+        )
+        self._rows.append(
+            (intended_us, sent_us, ttfb_us, done_us, status, req.kind, req.model, error,
+             nbytes, cache, self._worker, first_us, last_us, count, upstream_us, overhead_us)
+        )  # fmt: skip
+        if self._on_request is not None:
+            self._on_request(req, (done_us - intended_us) / 1000.0, nbytes, error, exc)
+        self._in_flight.discard(gevent.getcurrent())
+        if self._due:
+            self._drain()
+        elif not self._in_flight and self._schedule_done.is_set():
+            self._idle.set()
+
+    def _flush(self) -> None:
+        if self._rows:
+            rows, self._rows = self._rows, []
+            self._on_rows(
+                {
+                    name: list(col)
+                    for name, col in zip(COLUMNS, zip(*rows, strict=True), strict=True)
+                }
+            )
+
+    def _flusher(self) -> None:
+        while True:
+            gevent.sleep(self._flush_interval_s)
+            self._flush()
+
+    def stop(self) -> None:
+        """Stop scheduling; requests in flight get a short grace in run(), then are cancelled."""
+        self._stopping.set()
+
+    def run(self, drain_s: float | None = None) -> GeneratorStats:
+        """Run the schedule to its end (or stop()), drain in-flight requests, flush every row."""
+        hub = gevent.get_hub()
+        watcher = hub.loop.async_()
+        watcher.start(self._drain)
+        cpu0, wall0 = _cpu_s(), time.monotonic()
+        flusher = gevent.spawn(self._flusher)
+        _real_thread(self._timer, (watcher,))
+        try:
+            self._schedule_done.wait()
+            grace = 1.5 if self._stopping.is_set() else (drain_s or self._client.timeout_s + 1.0)
+            if not self._idle.wait(timeout=grace):
+                self.stats.notes.append(
+                    f"{len(self._in_flight)} requests still in flight at the end were cancelled"
+                )
+                for greenlet in list(self._in_flight):
+                    gevent.kill(greenlet)
+                gevent.sleep(0)
+        finally:
+            self._stopping.set()
+            flusher.kill()
+            self._flush()
+            watcher.stop()
+            watcher.close()
+            self._client.close()
+            self.stats.cpu_s = _cpu_s() - cpu0
+            self.stats.wall_s = time.monotonic() - wall0
+        return self.stats
+
+
+__all__ = ["Clock", "GeneratorStats", "OpenModelGenerator", "classify_error"]

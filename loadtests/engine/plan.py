@@ -1,0 +1,57 @@
+"""The plan a load generator process follows; JSON-safe, so it travels in Locust's messages."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+
+from loadtests.config.scenario import Scenario
+from loadtests.engine.pacing import Schedule, spans_from_stages
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Everything a worker needs: where, what mix, which schedule, from when."""
+
+    base_url: str
+    scenario: dict  # Scenario.model_dump(mode="json"), headers included (never written to disk)
+    start_epoch_us: int
+    worker_count: int = 1
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, text: str) -> Plan:
+        return cls(**json.loads(text))
+
+    def model(self) -> Scenario:
+        return Scenario.model_validate(self.scenario)
+
+    def schedule(self, worker_index: int) -> Schedule:
+        scenario = self.model()
+        return build_schedule(scenario, worker_index, self.worker_count)
+
+    def per_worker_concurrency(self) -> int:
+        cap = int(self.scenario["load"]["max_concurrency"])
+        return max(1, -(-cap // self.worker_count))
+
+
+def build_schedule(scenario: Scenario, worker_index: int = 0, worker_count: int = 1) -> Schedule:
+    """The arrival schedule of one worker for the scenario's stages."""
+    load = scenario.load
+    stages = [
+        (s.duration, s.rate_rps if s.start_rps is None else s.start_rps, s.rate_rps, s.judge)
+        for s in load.resolved_stages()
+    ]
+    return Schedule(
+        spans=spans_from_stages(stages),
+        arrival=load.arrival,
+        burstiness=load.burstiness,
+        seed=load.seed,
+        worker_index=worker_index,
+        worker_count=worker_count,
+    )
+
+
+__all__ = ["Plan", "build_schedule"]

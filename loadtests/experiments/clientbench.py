@@ -1,0 +1,203 @@
+"""`make bench`: the harness beside hey on the same fast loopback target, then a 1 s freeze.
+
+A benchmark, not a test: it prints side-by-side figures (medians of --repeat runs) for people to
+read. hey is the reference open-source client (Debian package ``hey``); it keeps 0.1 ms resolution
+in its CSV output, so its percentiles are rounded to that.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import resource
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@dataclass(frozen=True)
+class Figures:
+    tool: str
+    rate_rps: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    cpu_percent: float  # of one core, while the load ran
+    cpu_us_per_request: float
+
+
+def _children_cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _nearest_rank(values_ms: np.ndarray, q: float) -> float:
+    return float(np.percentile(values_ms, q, method="inverted_cdf"))
+
+
+class Target:
+    """benchtarget in a subprocess; ``freeze`` = (at_s, for_s) after start, or None."""
+
+    def __init__(self, work: Path, freeze: tuple[float, float] | None = None) -> None:
+        ready = work / f"target-{time.monotonic_ns()}.json"
+        cmd = [
+            sys.executable,
+            "-m",
+            "loadtests.experiments.benchtarget",
+            "--ready-file",
+            str(ready),
+        ]
+        if freeze:
+            cmd += ["--freeze-at", str(freeze[0]), "--freeze-for", str(freeze[1])]
+        self.proc = subprocess.Popen(cmd, cwd=REPO)
+        deadline = time.monotonic() + 10
+        while not ready.exists():
+            if time.monotonic() > deadline or self.proc.poll() is not None:
+                raise RuntimeError("the bench target did not start")
+            time.sleep(0.02)
+        self.url = f"http://127.0.0.1:{json.loads(ready.read_text())['port']}"
+
+    def stop(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(timeout=5)
+
+
+def run_hey(url: str, rate_rps: float, duration_s: float, connections: int = 10) -> Figures:
+    per_worker = rate_rps / connections
+    cpu0 = _children_cpu_s()
+    out = subprocess.run(
+        ["hey", "-z", f"{duration_s:g}s", "-c", str(connections), "-q", f"{per_worker:g}",
+         "-o", "csv", f"{url}/health"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    cpu_s = _children_cpu_s() - cpu0
+    rows = list(csv.DictReader(io.StringIO(out)))
+    response_ms = np.array([float(r["response-time"]) * 1000 for r in rows])
+    offsets_s = np.array([float(r["offset"]) for r in rows])
+    span_s = float(offsets_s.max() - offsets_s.min()) or duration_s
+    return Figures(
+        "hey", len(rows) / span_s,
+        _nearest_rank(response_ms, 50), _nearest_rank(response_ms, 95),
+        _nearest_rank(response_ms, 99),
+        100 * cpu_s / duration_s, 1e6 * cpu_s / max(1, len(rows)),
+    )  # fmt: skip
+
+
+def run_harness(url: str, rate_rps: float, duration_s: float, work: Path, cap: int) -> Figures:
+    scenario = work / "bench.yaml"
+    scenario.write_text(
+        yaml.safe_dump(
+            {
+                "name": "bench",
+                "load": {"rate_rps": rate_rps, "ramp": "0s", "duration": f"{duration_s:g}s",
+                         "max_concurrency": cap},
+                "requests": [{"kind": "health", "weight": 1, "path": "/health"}],
+                "targets": {"latency_p99_ms": "< 1000000"},
+            }
+        )
+    )  # fmt: skip
+    out = work / "runs"
+    subprocess.run(
+        [sys.executable, "-m", "loadtests.cli", "run", str(scenario), "--host", url,
+         "--out", str(out), "--quiet"],
+        cwd=REPO, capture_output=True, text=True,
+    )  # fmt: skip
+    (run_dir,) = [p for p in out.iterdir() if (p / "summary.json").exists()]
+    summary = json.loads((run_dir / "summary.json").read_text())
+    meta = json.loads((run_dir / "metadata.json").read_text())
+    latency = summary["measurements"]["latency_ms"]
+    requests = summary["measurements"]["requests"]
+    generator = meta["generator"]
+    shutil.rmtree(out)
+    return Figures(
+        "edgeperf", summary["measurements"]["rate_rps"],
+        latency["p50"], latency["p95"], latency["p99"],
+        100 * generator["cpu_s"] / generator["wall_s"], 1e6 * generator["cpu_s"] / max(1, requests),
+    )  # fmt: skip
+
+
+def _median(figures: list[Figures]) -> Figures:
+    def med(name: str) -> float:
+        return statistics.median(getattr(f, name) for f in figures)
+
+    fields = ("rate_rps", "p50_ms", "p95_ms", "p99_ms", "cpu_percent", "cpu_us_per_request")
+    return Figures(figures[0].tool, *(med(name) for name in fields))
+
+
+def _table(rows: list[Figures]) -> str:
+    head = f"{'tool':<10} {'rate req/s':>10} {'P50 ms':>8} {'P95 ms':>8} {'P99 ms':>8} "
+    head += f"{'CPU %core':>9} {'CPU µs/req':>10}"
+    lines = [head, "-" * len(head)]
+    for f in rows:
+        lines.append(
+            f"{f.tool:<10} {f.rate_rps:>10.1f} {f.p50_ms:>8.3f} {f.p95_ms:>8.3f} {f.p99_ms:>8.3f} "
+            f"{f.cpu_percent:>9.1f} {f.cpu_us_per_request:>10.1f}"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rate", type=float, default=1000.0)
+    parser.add_argument("--duration", type=float, default=30.0, help="seconds per run")
+    parser.add_argument("--repeat", type=int, default=3, help="runs per tool (medians shown)")
+    parser.add_argument("--freeze-duration", type=float, default=30.0)
+    args = parser.parse_args(argv)
+    if shutil.which("hey") is None:
+        print("bench: hey is not installed (Debian/Ubuntu: apt-get install hey)", file=sys.stderr)
+        return 2
+    print(f"machine: {os.cpu_count()} cores; {args.rate:g} req/s for {args.duration:g} s, "
+          f"{args.repeat} runs each, interleaved; medians", flush=True)  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix="edgeperf-bench-") as tmp:
+        work = Path(tmp)
+        target = Target(work)
+        results: dict[str, list[Figures]] = {"hey": [], "edgeperf": []}
+        try:
+            for i in range(args.repeat):
+                results["hey"].append(run_hey(target.url, args.rate, args.duration))
+                results["edgeperf"].append(
+                    run_harness(target.url, args.rate, args.duration, work, cap=1000)
+                )
+                print(f"  run {i + 1}/{args.repeat} done", flush=True)
+        finally:
+            target.stop()
+        print("\nFast loopback target (GET /health answered at once):")
+        print(_table([_median(results["hey"]), _median(results["edgeperf"])]))
+
+        freeze = (args.freeze_duration / 2, 1.0)
+        print(f"\nThe same target freezing for 1 s at {freeze[0]:g} s of a "
+              f"{args.freeze_duration:g} s run (true P99 is several hundred ms):")  # fmt: skip
+        frozen = []
+        for tool in ("hey", "edgeperf"):
+            target = Target(work, freeze)
+            try:
+                if tool == "hey":
+                    frozen.append(run_hey(target.url, args.rate, args.freeze_duration))
+                else:
+                    frozen.append(
+                        run_harness(target.url, args.rate, args.freeze_duration, work, cap=10)
+                    )
+            finally:
+                target.stop()
+        print(_table(frozen))
+        print("\nedgeperf measures from the intended send time (coordinated omission corrected);")
+        print("hey measures from when each of its 10 workers got round to sending.")
+        print("In the freeze run edgeperf's cap is 10 connections, like hey's 10 workers.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

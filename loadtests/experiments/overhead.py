@@ -1,0 +1,126 @@
+"""`edgeperf overhead`: interleaved baseline/treatment runs, then deltas judged on budgets.
+
+Each pair runs A and B back to back in an order drawn at random per pair (a drift in the shared
+machine then lands on both variants alike), with the same load and a settle pause between
+runs; every run is an ordinary run directory inside one experiment folder, so any run can be
+re-analysed alone and `edgeperf analyze EXPERIMENT_DIR` re-judges the whole experiment.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from analysis.contract.atomic import write_text_atomic
+from analysis.overhead.experiment import PLAN_FILE, analyze_experiment, write_experiment
+from loadtests.config.scenario import Scenario
+from loadtests.config.variants import (
+    OverheadSpec,
+    Variant,
+    deep_merge,
+    needs_server_side,
+    reconfigure,
+)
+from loadtests.errors import EXIT_INTERRUPTED, HarnessError
+from loadtests.experiments.run import RunOptions, run_scenario
+
+VARIANTS = ("baseline", "treatment")
+
+
+@dataclass(frozen=True)
+class Step:
+    pair: int
+    variant: str
+    order: int  # 0: ran first in its pair
+
+
+def schedule(pairs: int, seed: int) -> list[Step]:
+    """Pairs in sequence; within each pair the order of A and B is drawn at random."""
+    rng = random.Random(seed)
+    steps = []
+    for pair in range(pairs):
+        first = rng.random() < 0.5
+        order = VARIANTS if first else VARIANTS[::-1]
+        steps += [Step(pair, variant, i) for i, variant in enumerate(order)]
+    return steps
+
+
+def variant_scenario(scenario: Scenario, variant: Variant, label: str) -> Scenario:
+    """The scenario with the variant's settings merged in, named after the variant."""
+    data = deep_merge(scenario.model_dump(mode="json"), variant.set)
+    data["name"] = f"{scenario.name}-{label}"
+    data["overhead"] = None
+    return Scenario.model_validate(data)
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def _experiment_dir(out_root: Path, name: str) -> Path:
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    path = out_root / f"{stamp}-{name}-overhead"
+    try:
+        path.mkdir(parents=True)
+    except OSError as exc:
+        raise HarnessError(f"cannot create the experiment folder {path}: {exc}") from None
+    return path
+
+
+def execute_overhead(scenario: Scenario, out_root: Path, spec: OverheadSpec) -> int:
+    """Run the interleaved experiment and judge it; the exit code follows the run contract."""
+    variants = {"baseline": spec.baseline, "treatment": spec.treatment}
+    steps = schedule(spec.pairs, spec.seed)
+    experiment = _experiment_dir(out_root, scenario.name)
+    plan: dict[str, Any] = {
+        "scenario": scenario.name,
+        "spec": spec.model_dump(mode="json"),
+        "runs": [],
+        "interrupted": False,
+    }
+    started = time.monotonic()
+    health = f"{scenario.target.host}/health" if scenario.target.host else None
+    for k, step in enumerate(steps):
+        done = time.monotonic() - started
+        left = done / k * (len(steps) - k) if k else None
+        eta = f", about {left:.0f} s left" if left is not None else ""
+        _say(
+            f"edgeperf overhead: run {k + 1} of {len(steps)}: pair {step.pair + 1} "
+            f"{step.variant} (elapsed {done:.0f} s{eta})"
+        )
+        variant = variants[step.variant]
+        reconfigure(variant, health)
+        options = RunOptions(
+            scenario=variant_scenario(scenario, variant, step.variant),
+            out_root=experiment,
+            quiet=True,
+            quiet_summary=True,
+            with_prometheus=needs_server_side(spec),
+        )
+        outcome = run_scenario(options)
+        plan["runs"].append(
+            {"pair": step.pair, "variant": step.variant, "order": step.order,
+             "run_dir": outcome.run_dir.name, "exit_code": outcome.exit_code}
+        )  # fmt: skip
+        write_text_atomic(experiment / PLAN_FILE, json.dumps(plan, indent=2))
+        if outcome.exit_code == EXIT_INTERRUPTED:
+            plan["interrupted"] = True
+            write_text_atomic(experiment / PLAN_FILE, json.dumps(plan, indent=2))
+            _say("edgeperf overhead: interrupted; judging the pairs completed so far")
+            break
+        if k + 1 < len(steps):
+            time.sleep(spec.settle_s)
+    result = analyze_experiment(experiment)
+    write_experiment(experiment, result)
+    print(result.table)
+    print(f"report: {experiment / 'overhead.html'}")
+    return EXIT_INTERRUPTED if plan["interrupted"] else result.exit_code
+
+
+__all__ = ["Step", "execute_overhead", "schedule", "variant_scenario"]

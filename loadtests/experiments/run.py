@@ -1,0 +1,211 @@
+"""`edgeperf run`: scenario, (embedded stack), load, run directory, analysis, exit code."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+
+from analysis.api import analyze_run, format_verdict_table, write_outputs
+from loadtests.config.profiles import (
+    Profile,
+    default_profile_name,
+    resolve_profile,
+    with_profile_name,
+)
+from loadtests.config.scenario import Scenario
+from loadtests.engine.driver import Driver, RunSink
+from loadtests.engine.mix import request_headers
+from loadtests.engine.plan import Plan
+from loadtests.errors import EXIT_INTERRUPTED, HarnessError, TargetUnreachable
+from loadtests.recording import metadata as rundir
+from loadtests.recording.samples import LiveStats, PartWriter
+from loadtests.serverside.collector import write_collected
+from loadtests.serverside.session import ServerSide, processes_for
+from loadtests.stack.launchers.embedded import start_embedded_stack
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    scenario: Scenario
+    out_root: Path
+    workers: int = 0
+    quiet: bool = False
+    quiet_summary: bool = False  # no verdict table (runs inside a larger experiment)
+    with_prometheus: bool = True  # False: the embedded stack runs without Prometheus
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def _progress_printer(total_s: float, quiet: bool, server_text: Callable[[], str] = str):
+    tty = sys.stderr.isatty()
+    last_line = [0.0]
+
+    def show(live: LiveStats, elapsed_s: float) -> None:
+        if quiet:
+            return
+        line = (
+            f"[{min(elapsed_s, total_s):6.1f}s / {total_s:.0f}s]"
+            f" rate {live.recent_rate_rps():7.1f} req/s"
+            f"  p95 {live.recent_p95_ms():8.3f} ms  requests {live.requests}  errors {live.errors}"
+        )
+        server = server_text()
+        line += f"  {server}" if server else ""
+        if tty:
+            print("\r" + line, end="", file=sys.stderr, flush=True)
+        elif elapsed_s - last_line[0] >= 5.0:
+            last_line[0] = elapsed_s
+            _say(line)
+
+    return show
+
+
+def check_target(base_url: str, timeout_s: float = 5.0) -> list[str]:
+    """Fail fast, before any load, when nothing accepts connections at the target.
+
+    A target that accepts connections but answers /health badly (5xx, garbage, nothing) is
+    measured, not refused: that is what a performance run is for. Returns notes about it.
+    """
+    parts = urlsplit(base_url)
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    try:
+        socket.create_connection((parts.hostname or "127.0.0.1", port), timeout=timeout_s).close()
+    except OSError as exc:
+        raise TargetUnreachable(
+            f"target {base_url} is not reachable ({exc.strerror or type(exc).__name__}); "
+            "no load was sent. Check --host, or leave it out to use the embedded stand-in."
+        ) from None
+    try:
+        response = httpx.get(f"{base_url}/health", timeout=min(timeout_s, 2.0))
+    except httpx.HTTPError as exc:
+        return [f"before the load, {base_url}/health failed: {type(exc).__name__}: {exc}"[:300]]
+    if response.status_code >= 400:
+        return [f"before the load, {base_url}/health answered HTTP {response.status_code}"]
+    return []
+
+
+@dataclass(frozen=True)
+class RunOutcome:
+    run_dir: Path
+    exit_code: int
+
+
+def execute(options: RunOptions) -> int:
+    """Run a scenario end to end and return the exit code of the run contract."""
+    return run_scenario(options).exit_code
+
+
+def run_scenario(options: RunOptions) -> RunOutcome:
+    """Run a scenario end to end: its run directory and the exit code of the run contract."""
+    profile = resolve_profile(options.scenario)  # a bad profile fails here, before anything
+    request_headers(options.scenario)  # so does an API key variable that is not set
+    scenario = with_profile_name(options.scenario, default_profile_name(options.scenario))
+    run_dir = rundir.create(options.out_root, scenario.name)
+    meta = rundir.Metadata.start(run_dir, scenario)
+    rundir.write_scenario(run_dir, scenario)
+    writer = PartWriter(run_dir)
+    with contextlib.ExitStack() as stack:
+        base_url = scenario.target.host
+        prom_url = scenario.target.prometheus
+        agent_pid = None
+        if base_url is None:
+            _say("edgeperf: starting the embedded stand-in stack on loopback ...")
+            embedded = start_embedded_stack(
+                scenario,
+                stack,
+                run_dir,
+                with_prometheus=prom_url is None and options.with_prometheus,
+            )
+            base_url = embedded.agent_url
+            prom_url = prom_url or embedded.prometheus_url
+            agent_pid = embedded.pids.get("agent")
+            meta.embedded = True
+        else:
+            meta.notes.extend(check_target(base_url))
+        meta.target, meta.prometheus_url = base_url, prom_url
+        meta.write()
+        server = _server_side(scenario, profile, prom_url, agent_pid, meta)
+        total_s = sum(s.duration for s in scenario.load.resolved_stages())
+        workers = options.workers or scenario.load.workers
+        stages = scenario.load.resolved_stages()
+        rates = (
+            f"{scenario.load.rate_rps:g} req/s"
+            if not scenario.load.stages
+            else " → ".join(f"{s.rate_rps:g}" for s in stages) + " req/s in stages"
+        )
+        _say(
+            f"edgeperf: {scenario.name}: {rates} for {total_s:g}s "
+            f"at {base_url} ({workers or 1} generator process{'es' if workers > 1 else ''})"
+        )
+        sink = RunSink(writer, LiveStats(), expected_done=max(1, workers))
+        plan = Plan(base_url, scenario.model_dump(mode="json"), 0)
+        progress = _progress_printer(total_s, options.quiet, server.live_text)
+        driver = Driver(plan, sink, workers, progress)
+        try:
+            with server.observing():
+                result = driver.run(total_s)
+        finally:
+            writer.close()
+        if not options.quiet and sys.stderr.isatty():
+            print(file=sys.stderr)
+        meta.record_load(result, scenario, writer.rows)
+        meta.write()
+        _collect_server_series(run_dir, meta, server)
+    meta.finish()
+    analysis = analyze_run(run_dir)
+    write_outputs(run_dir, analysis)
+    if not options.quiet_summary:
+        print(format_verdict_table(analysis.summary))
+        print(f"report: {run_dir / 'index.html'}")
+    code = EXIT_INTERRUPTED if meta.outcome == "interrupted" else analysis.exit_code
+    return RunOutcome(run_dir, code)
+
+
+def _server_side(
+    scenario: Scenario,
+    profile: Profile,
+    prom_url: str | None,
+    agent_pid: int | None,
+    meta: rundir.Metadata,
+) -> ServerSide:
+    """The run's server-side sources, checked; a bad query or process aborts before any load."""
+    try:
+        server = ServerSide(profile, prom_url, processes_for(scenario.metrics.process, agent_pid))
+        server.check()
+    except HarnessError as exc:
+        meta.outcome = "aborted"
+        meta.notes.append(f"aborted before the load: {exc}")
+        meta.finish()
+        raise
+    for note in server.notes:
+        meta.notes.append(note)
+        _say(f"edgeperf: warning: {note}")
+    return server
+
+
+def _collect_server_series(run_dir: Path, meta: rundir.Metadata, server: ServerSide) -> None:
+    start_s = meta.load["start_us"] / 1e6
+    # An interrupted run ends before its schedule does; then wait for the scrapes after the
+    # load (the profile's settle time) so the last seconds are in the series.
+    end_s = min(meta.load["end_us"] / 1e6, time.time()) + server.settle_s
+    if server.settle_s > 5:
+        _say(f"edgeperf: waiting {server.settle_s:g} s for the last scrapes and exports ...")
+    time.sleep(max(0.0, end_s - time.time()))
+    notes_before = len(server.notes)
+    write_collected(run_dir, server.collect(start_s, end_s))
+    for note in server.notes[notes_before:]:
+        meta.notes.append(note)
+        _say(f"edgeperf: {note}")
+    meta.write()
+
+
+__all__ = ["RunOptions", "RunOutcome", "check_target", "execute", "run_scenario"]

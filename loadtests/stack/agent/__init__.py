@@ -1,0 +1,2 @@
+"""The Edge-Agent stand-in: routing, simulated upstream and caches, known costs, metrics and
+telemetry."""

@@ -1,0 +1,1 @@
+"""The OTLP receiver standing in for the OpenTelemetry Collector: wire format, counting, faults."""
