@@ -1,1 +1,1 @@
-"""Runs side by side: key figures across a reports folder, the regression rule, the reports index."""
+"""Runs side by side: key figures across a reports folder, the regression rule, the index."""

@@ -1,1 +1,1 @@
-"""Reading a run directory into typed frames (and writing synthetic ones for tests and benchmarks)."""
+"""Reading a run directory into typed frames (and writing synthetic ones for tests, benchmarks)."""
