@@ -238,7 +238,7 @@ def render_figures(specs: Sequence[ChartSpec], store: Store) -> list[ChartFile]:
     files: list[ChartFile] = []
     with matplotlib.rc_context(STYLE):  # type: ignore[arg-type]
         for spec in specs:
-            if spec.draw is None:
+            if spec.draw is None and spec.draw_panels is None:
                 files.append(
                     ChartFile(spec.name, "", None, spec.title, spec.caption, skipped=spec.skipped)
                 )
@@ -246,9 +246,13 @@ def render_figures(specs: Sequence[ChartSpec], store: Store) -> list[ChartFile]:
             fig = Figure(figsize=spec.size_in) if spec.size_in else Figure()
             try:
                 FigureCanvasAgg(fig)
-                ax = fig.add_subplot()
-                spec.draw(ax)
-                ax.set_title(spec.title)
+                if spec.draw_panels is not None:
+                    spec.draw_panels(list(fig.subplots(spec.panels, 1, squeeze=False)[:, 0]))
+                    fig.tight_layout()
+                elif spec.draw is not None:
+                    ax = fig.add_subplot()
+                    spec.draw(ax)
+                    ax.set_title(spec.title)
                 buffer = io.BytesIO()
                 fig.savefig(buffer, format="png")
             finally:

@@ -17,6 +17,7 @@ from matplotlib.axes import Axes
 
 MAX_TABLE_ROWS = 300  # longer per-second tables show every n-th second
 Draw = Callable[[Axes], None]
+DrawPanels = Callable[[Sequence[Axes]], None]  # a figure of stacked panels, one Axes each
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,10 @@ class ChartSpec:
     table: ChartTable | None = None
     skipped: str = ""
     size_in: tuple[float, float] | None = None  # width, height; None: the style's size
+    # Instead of ``draw``: ``panels`` Axes stacked in one column, drawn together (each panel
+    # titles itself; the chart's title is not drawn on the figure).
+    draw_panels: DrawPanels | None = None
+    panels: int = 1
 
 
 @dataclass(frozen=True)
@@ -77,6 +82,7 @@ __all__ = [
     "ChartSpec",
     "ChartTable",
     "Draw",
+    "DrawPanels",
     "frame_table",
     "num_text",
 ]

@@ -1,21 +1,21 @@
-"""The overhead experiment's chart: each budget's paired deltas, interval and limit."""
+"""The overhead experiment's chart: each budget's paired deltas, interval and limit.
+
+A spec for the one composer (``analysis.outputs.charts.render_figures``): one panel per budget.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
-import matplotlib
+from matplotlib.axes import Axes
 
-matplotlib.use("Agg")
-from matplotlib import rc_context  # noqa: E402
-from matplotlib.axes import Axes  # noqa: E402
-from matplotlib.backends.backend_agg import FigureCanvasAgg  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+from analysis.outputs.charts import file_store, render_figures
+from analysis.outputs.chartspec import ChartSpec
+from analysis.overhead.stats import BudgetVerdict
 
-from analysis.outputs.plots import STYLE  # noqa: E402
-from analysis.overhead.stats import BudgetVerdict  # noqa: E402
-
-CHART_FILE = "overhead-deltas.png"
+CHART_NAME = "overhead-deltas"
+CHART_FILE = f"{CHART_NAME}.png"
 _SCALE = {"memory_bytes": (1e6, "MB")}
 
 
@@ -37,24 +37,31 @@ def plot_budget(ax: Axes, verdict: BudgetVerdict) -> None:
     ax.set_title(f"{label}: {verdict.status}", loc="left", fontsize=9)
 
 
-def render_overhead_chart(verdicts: list[BudgetVerdict], folder: Path) -> Path | None:
-    """Compose one row per budget into overhead-deltas.png; None when there are no budgets."""
-    if not verdicts:
-        return None
-    with rc_context(STYLE):  # type: ignore[arg-type]
-        figure = Figure(figsize=(7.5, 1.3 * len(verdicts) + 0.4))
-        FigureCanvasAgg(figure)
-        axes = figure.subplots(len(verdicts), 1, squeeze=False)[:, 0]
+def overhead_spec(verdicts: list[BudgetVerdict]) -> ChartSpec:
+    """One panel per budget, the legend on the first, the axis label on the last."""
+
+    def draw(axes: Sequence[Axes]) -> None:
         for ax, verdict in zip(axes, verdicts, strict=True):
             plot_budget(ax, verdict)
         axes[0].legend(loc="upper right", fontsize=7, frameon=False, ncols=3)
         axes[-1].set_xlabel("treatment − baseline")
-        figure.tight_layout()
-        path = folder / CHART_FILE
-        tmp = path.with_name(path.name + ".tmp")
-        figure.savefig(tmp, format="png", dpi=110)
-    tmp.replace(path)
-    return path
+
+    return ChartSpec(
+        CHART_NAME,
+        "Overhead per budget",
+        "Paired deltas, their mean with its 95 % interval, and the budget.",
+        size_in=(7.5, 1.3 * len(verdicts) + 0.4),
+        draw_panels=draw,
+        panels=len(verdicts),
+    )
 
 
-__all__ = ["CHART_FILE", "plot_budget", "render_overhead_chart"]
+def render_overhead_chart(verdicts: list[BudgetVerdict], folder: Path) -> Path | None:
+    """Compose one row per budget into overhead-deltas.png; None when there are no budgets."""
+    if not verdicts:
+        return None
+    (chart,) = render_figures([overhead_spec(verdicts)], file_store(folder, "."))
+    return chart.path
+
+
+__all__ = ["CHART_FILE", "overhead_spec", "plot_budget", "render_overhead_chart"]
