@@ -54,12 +54,15 @@ load: setup
 analyze: $(STAMP)
 	$(BIN)/edgeperf analyze $(RUN)
 
+# Two phases: unit and light live tests on two workers, then the end-to-end load tests (marked
+# slow) one at a time, so two loads never measure each other (tests/conftest.py).
 test: setup
 	@scripts/system-deps.sh chromium
-	$(BIN)/python -m pytest -q -n 2 --dist loadgroup
+	$(BIN)/python -m pytest -q -n 2 -m "not slow"
+	$(BIN)/python -m pytest -q -m slow
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -n 2 -m "not slow"
 
 check: $(STAMP)
 	$(BIN)/ruff format --check loadtests analysis tests
