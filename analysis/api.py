@@ -19,7 +19,8 @@ from analysis.contract.schema import (
 )
 from analysis.history.index import update_index
 from analysis.history.regressions import find_regressions, is_run_dir, read_history
-from analysis.judging.summary import build_summary, summary_json
+from analysis.judging.result import RunResult
+from analysis.judging.summary import build_summary
 from analysis.judging.verdicts import (
     exit_code,
     judge,
@@ -45,15 +46,20 @@ from analysis.shapes.staged import analyze_shape, shape_measurements, shape_verd
 
 @dataclass(frozen=True)
 class RunAnalysis:
-    """The result of analysing one run: the summary document plus what the charts draw."""
+    """The result of analysing one run: the typed summary plus what the charts draw."""
 
     run_dir: Path
-    summary: dict[str, Any]
+    result: RunResult
     status: str
     exit_code: int
     metadata: dict[str, Any]
     charts: ChartInputs
     redactor: Redactor = field(default_factory=Redactor)
+
+    @property
+    def summary(self) -> dict[str, Any]:
+        """The ``summary.json`` document as a plain dict (renderers read ``result``)."""
+        return self.result.to_dict()
 
 
 def analyze(run: RunData, redactor: Redactor | None = None) -> RunAnalysis:
@@ -78,9 +84,10 @@ def analyze(run: RunData, redactor: Redactor | None = None) -> RunAnalysis:
     extra = llm_summary(llm, client.by_kind) | shape_measurements(shape)
     extra["outages"] = [asdict(o) for o in outages]
     summary = redactor.data(build_summary(run, client, server, verdicts, status, warnings, extra))
+    result = RunResult.from_dict(summary, exact=True)  # a mismatch with the model raises
     charts = chart_inputs(run, window, redactor)
     return RunAnalysis(
-        run.run_dir, summary, status, exit_code(status), run.metadata, charts, redactor
+        run.run_dir, result, status, exit_code(status), run.metadata, charts, redactor
     )
 
 
@@ -103,15 +110,15 @@ def write_outputs(run_dir: Path | str, analysis: RunAnalysis) -> list[Path]:
     """
     run_dir = Path(run_dir)
     clean = analysis.redactor.text
-    written = [write_text_atomic(run_dir / SUMMARY_FILE, clean(summary_json(analysis.summary)))]
+    written = [write_text_atomic(run_dir / SUMMARY_FILE, clean(analysis.result.to_json()))]
     reports_dir = run_dir.parent if is_run_dir(run_dir) else None
     found = []
     if reports_dir is not None:
         history = read_history(reports_dir)
         this = next((r for r in history if r.run_id == run_dir.name), None)
         found = [g.describe() for g in find_regressions(this, history)] if this else []
-    written.append(write_text_atomic(run_dir / JUNIT_FILE, clean(render_junit(analysis.summary))))
-    summary_md = render_summary_md(analysis.summary, found)
+    written.append(write_text_atomic(run_dir / JUNIT_FILE, clean(render_junit(analysis.result))))
+    summary_md = render_summary_md(analysis.result, found)
     written.append(write_text_atomic(run_dir / SUMMARY_MD_FILE, clean(summary_md)))
     charts = render_charts(analysis.charts, run_dir / CHARTS_DIR)
     drawn = {chart.path for chart in charts if chart.path is not None}
@@ -121,12 +128,12 @@ def write_outputs(run_dir: Path | str, analysis: RunAnalysis) -> list[Path]:
     written += sorted(drawn)
     index_href = f"../{INDEX_FILE}" if reports_dir is not None else ""
     view = build_view(
-        analysis.summary,
+        analysis.result,
         charts,
         analysis.metadata,
         regressions=found,
         index_href=index_href,
-        extra_sections=shape_sections(analysis.summary),
+        extra_sections=shape_sections(analysis.result),
     )
     written.append(write_report(run_dir / REPORT_FILE, clean(render_report(view))))
     if reports_dir is not None:
@@ -134,17 +141,17 @@ def write_outputs(run_dir: Path | str, analysis: RunAnalysis) -> list[Path]:
     return written
 
 
-def format_verdict_table(summary: dict[str, Any]) -> str:
+def format_verdict_table(result: RunResult) -> str:
     """A plain-text verdict table for the terminal; NO DATA rows show their reason."""
     head = ("metric", "target", "measured", "status")
     rows = [
         (
-            str(v["metric"]),
-            str(v["target"]),
-            format_value(v.get("measured"), v.get("unit", "")),
-            str(v["status"]) + (f"  ({v['reason']})" if v.get("reason") else ""),
+            v.metric,
+            v.target,
+            format_value(v.measured, v.unit),
+            v.status + (f"  ({v.reason})" if v.reason else ""),
         )
-        for v in summary.get("verdicts") or []
+        for v in result.verdicts
     ]
     widths = [max(len(row[i]) for row in [head, *rows]) for i in range(3)]
     lines = [
@@ -154,7 +161,7 @@ def format_verdict_table(summary: dict[str, Any]) -> str:
     lines.insert(1, "  ".join("-" * w for w in [*widths, len(head[3])]))
     if not rows:
         lines.append("(the scenario has no targets)")
-    lines.append(f"{summary.get('scenario', '')}: {summary.get('status', '')}")
+    lines.append(f"{result.scenario}: {result.status}")
     return "\n".join(line.rstrip() for line in lines)
 
 
@@ -162,6 +169,7 @@ __all__ = [
     "RunAnalysis",
     "RunData",
     "RunDirError",
+    "RunResult",
     "analyze",
     "analyze_run",
     "chart_inputs",

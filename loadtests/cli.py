@@ -145,7 +145,7 @@ def _analyze(args: argparse.Namespace) -> int:
 
     analysis = analyze_run(args.run_dir)
     write_outputs(args.run_dir, analysis)
-    print(format_verdict_table(analysis.summary))
+    print(format_verdict_table(analysis.result))
     print(f"report: {args.run_dir / 'index.html'}")
     return analysis.exit_code
 

@@ -23,6 +23,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from analysis.contract.schema import METADATA_FILE, REPORT_FILE, SUMMARY_FILE
+from analysis.judging.result import RunResult
 from analysis.outputs.formatting import format_value
 
 REL_TOLERANCE = 0.10
@@ -104,8 +105,8 @@ def _number(value: Any) -> float | None:
     return float(value)
 
 
-def _started(summary: dict[str, Any], metadata: dict[str, Any], name: str) -> datetime:
-    text = (summary.get("run") or {}).get("started_utc") or metadata.get("started_utc")
+def _started(result: RunResult, metadata: dict[str, Any], name: str) -> datetime:
+    text = result.run.started_utc or metadata.get("started_utc")
     try:
         when = datetime.fromisoformat(str(text))
         return when if when.tzinfo else when.replace(tzinfo=UTC)
@@ -128,16 +129,15 @@ def _setup(metadata: dict[str, Any]) -> str:
     return f"{rate_text} · {where}"
 
 
-def figures_of(summary: dict[str, Any]) -> dict[str, float | None]:
-    """The index's key figures of a summary.json: rate, P95, P99, memory max, CPU mean."""
-    m = summary.get("measurements") or {}
-    latency, server = m.get("latency_ms") or {}, m.get("server") or {}
+def figures_of(result: RunResult) -> dict[str, float | None]:
+    """The index's key figures of a run result: rate, P95, P99, memory max, CPU mean."""
+    m = result.measurements
     return {
-        "rate_rps": _number(m.get("rate_rps")),
-        "p95_ms": _number(latency.get("p95")),
-        "p99_ms": _number(latency.get("p99")),
-        "memory_bytes": _number(server.get("memory_max_bytes")),
-        "cpu_percent": _number(server.get("cpu_mean_percent")),
+        "rate_rps": _number(m.rate_rps),
+        "p95_ms": _number(m.latency_ms.p95),
+        "p99_ms": _number(m.latency_ms.p99),
+        "memory_bytes": _number(m.server.memory_max_bytes),
+        "cpu_percent": _number(m.server.cpu_mean_percent),
     }
 
 
@@ -157,19 +157,16 @@ def read_record(run_dir: Path) -> RunRecord | None:
     metadata, metadata_problem = _read_json(run_dir / METADATA_FILE)
     if not summary and not metadata:
         return None
-    scenario = str(summary.get("scenario") or metadata.get("scenario") or run_dir.name)
-    targets = {
-        str(v.get("metric")): str(v.get("target"))
-        for v in summary.get("verdicts") or []
-        if isinstance(v, dict)
-    }
+    result = RunResult.from_dict(summary)  # lenient: an older or odd file still gives a record
+    scenario = result.scenario or str(metadata.get("scenario") or run_dir.name)
+    targets = {v.metric: v.target for v in result.verdicts}
     return RunRecord(
         run_id=run_dir.name,
-        started=_started(summary, metadata, run_dir.name),
+        started=_started(result, metadata, run_dir.name),
         scenario=scenario,
-        status=str(summary.get("status") or "NOT ANALYSED"),
+        status=result.status or "NOT ANALYSED",
         setup=_setup(metadata),
-        figures=figures_of(summary),
+        figures=figures_of(result),
         rate_rps=_number((metadata.get("load") or {}).get("rate_rps")),
         targets=targets,
         has_report=(run_dir / REPORT_FILE).is_file(),

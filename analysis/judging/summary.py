@@ -1,12 +1,16 @@
-"""The saved report model: ``summary.json`` as a plain dict, and its JSON text (NaN -> null)."""
+"""The saved report document: ``summary.json`` built as a plain dict from the measurements.
+
+The typed model of that document, and its JSON text (NaN -> null), are in
+``analysis.judging.result`` (``RunResult``); ``analyze`` validates this dict into it.
+"""
 
 from __future__ import annotations
 
-import json
 import math
 from typing import Any
 
 from analysis.contract.schema import SERIES_METRIC_UNITS
+from analysis.judging.result import json_safe, summary_json
 from analysis.judging.verdicts import Verdict
 from analysis.measuring.client import ClientMeasurements, Measured
 from analysis.measuring.serverside import ServerMeasurements
@@ -14,19 +18,6 @@ from analysis.reading.rundir import RunData
 
 SUMMARY_VERSION = 1
 _RUN_KEYS = ("outcome", "started_utc", "ended_utc", "harness_version", "git_sha", "host", "target")
-
-
-def json_safe(value: Any) -> Any:
-    """``value`` with NaN and infinities as None, tuples as lists, numpy scalars as Python ones."""
-    if isinstance(value, dict):
-        return {str(k): json_safe(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [json_safe(v) for v in value]
-    if hasattr(value, "item") and not isinstance(value, str | bytes):
-        value = value.item()
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
 
 
 def _server(server: ServerMeasurements) -> dict[str, Any]:
@@ -134,11 +125,6 @@ def build_summary(
         "summary_version": SUMMARY_VERSION,
     }
     return json_safe(summary)
-
-
-def summary_json(summary: dict[str, Any]) -> str:
-    """``summary`` as indented JSON text; raises ValueError on NaN (use ``json_safe`` first)."""
-    return json.dumps(json_safe(summary), indent=2, allow_nan=False, ensure_ascii=False) + "\n"
 
 
 __all__ = ["build_measurements", "build_summary", "json_safe", "summary_json"]

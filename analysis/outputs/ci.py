@@ -1,4 +1,4 @@
-"""CI outputs of a run, pure renderers of summary.json: ``junit.xml`` and ``summary.md``.
+"""CI outputs of a run, pure renderers of its ``RunResult``: ``junit.xml`` and ``summary.md``.
 
 JUnit: one testcase a target (classname = scenario). FAIL is a ``<failure>``; NO DATA is an
 ``<error>`` with its reason, so that a CI job goes red on a run that could not be judged (as the
@@ -12,6 +12,7 @@ import xml.etree.ElementTree as ET
 from collections.abc import Sequence
 from typing import Any
 
+from analysis.judging.result import RunResult, VerdictRecord
 from analysis.outputs.formatting import format_count, format_value
 
 STATUS_ICONS = {"PASS": "✅", "FAIL": "❌", "INCOMPLETE": "⚠️", "INTERRUPTED": "⏹️", "NO DATA": "⚠️"}
@@ -25,44 +26,43 @@ def _xml_text(value: Any) -> str:
     return _XML_INVALID.sub("\ufffd", str(value))
 
 
-def verdict_message(verdict: dict[str, Any]) -> str:
+def verdict_message(verdict: VerdictRecord) -> str:
     """``measured 62.100 ms vs target < 50`` (NO DATA: ``no data: <reason>``)."""
-    if verdict.get("status") == "FAIL" and verdict.get("measured") is None:  # infinite
-        return f"{verdict.get('reason') or 'no finite value'} vs target {verdict.get('target')}"
-    if verdict.get("status") == "NO DATA" or verdict.get("measured") is None:
-        return f"no data: {verdict.get('reason') or 'nothing to judge'}"
-    measured = format_value(verdict.get("measured"), str(verdict.get("unit") or ""))
-    return f"measured {measured} vs target {verdict.get('target')}"
+    if verdict.status == "FAIL" and verdict.measured is None:  # infinite
+        return f"{verdict.reason or 'no finite value'} vs target {verdict.target}"
+    if verdict.status == "NO DATA" or verdict.measured is None:
+        return f"no data: {verdict.reason or 'nothing to judge'}"
+    measured = format_value(verdict.measured, verdict.unit)
+    return f"measured {measured} vs target {verdict.target}"
 
 
-def render_junit(summary: dict[str, Any]) -> str:
-    """The JUnit XML document of a summary: one testcase a verdict."""
-    scenario = _xml_text(summary.get("scenario") or "edgeperf")
-    verdicts = [v for v in summary.get("verdicts") or [] if isinstance(v, dict)]
-    window = (summary.get("measurements") or {}).get("window") or {}
-    duration = f"{float(window.get('duration_s') or 0.0):.3f}"
+def render_junit(result: RunResult) -> str:
+    """The JUnit XML document of a run result: one testcase a verdict."""
+    scenario = _xml_text(result.scenario or "edgeperf")
+    window = result.measurements.window
+    duration = f"{float((window.duration_s if window else None) or 0.0):.3f}"
     suites = ET.Element("testsuites", name="edgeperf")
     suite = ET.SubElement(suites, "testsuite", name=scenario, timestamp="", time=duration)
     failures = errors = 0
-    for verdict in verdicts:
+    for verdict in result.verdicts:
         case = ET.SubElement(
-            suite, "testcase", classname=scenario, name=_xml_text(verdict.get("metric")), time="0"
+            suite, "testcase", classname=scenario, name=_xml_text(verdict.metric), time="0"
         )
         message = _xml_text(verdict_message(verdict))
         detail = _xml_text(
-            f"target {verdict.get('target')}; margin "
-            f"{format_value(verdict.get('margin'), str(verdict.get('unit') or ''), signed=True)}; "
-            f"source: {verdict.get('source') or '—'}"
+            f"target {verdict.target}; margin "
+            f"{format_value(verdict.margin, verdict.unit, signed=True)}; "
+            f"source: {verdict.source or '—'}"
         )
-        if verdict.get("status") == "FAIL":
+        if verdict.status == "FAIL":
             failures += 1
             ET.SubElement(case, "failure", message=message, type="FAIL").text = detail
-        elif verdict.get("status") != "PASS":
+        elif verdict.status != "PASS":
             errors += 1
             ET.SubElement(case, "error", message=message, type="NO DATA").text = detail
         else:
             ET.SubElement(case, "system-out").text = f"{message} ({detail})"
-    if summary.get("status") == "INTERRUPTED":
+    if result.status == "INTERRUPTED":
         errors += 1
         case = ET.SubElement(suite, "testcase", classname=scenario, name="run", time="0")
         ET.SubElement(case, "error", message="the run was interrupted", type="INTERRUPTED")
@@ -93,31 +93,31 @@ def _table(head: Sequence[str], rows: Sequence[Sequence[Any]]) -> list[str]:
     return [_row(head), "|" + "---|" * len(head), *(_row(r) for r in rows)]
 
 
-def render_summary_md(summary: dict[str, Any], regressions: Sequence[str] = ()) -> str:
+def render_summary_md(result: RunResult, regressions: Sequence[str] = ()) -> str:
     """A Markdown page for a CI job summary: status, verdicts, key measurements, warnings."""
-    status = str(summary.get("status") or "")
-    m = summary.get("measurements") or {}
-    latency, server = m.get("latency_ms") or {}, m.get("server") or {}
-    window = m.get("window") or {}
+    status = result.status
+    m = result.measurements
+    latency, server = m.latency_ms, m.server
+    duration = m.window.duration_s if m.window else None
     lines = [
-        f"## {STATUS_ICONS.get(status, '')} edgeperf {md(summary.get('scenario'))}: {md(status)}",
+        f"## {STATUS_ICONS.get(status, '')} edgeperf {md(result.scenario)}: {md(status)}",
         "",
-        f"Steady window {format_value(window.get('duration_s'), 's')}, "
-        f"{format_count(m.get('requests'))} requests, {format_count(m.get('errors'))} errors.",
+        f"Steady window {format_value(duration, 's')}, "
+        f"{format_count(m.requests)} requests, {format_count(m.errors)} errors.",
         "",
         "### Verdicts",
         "",
     ]
     verdict_rows = [
         (
-            f"{STATUS_ICONS.get(str(v.get('status')), '')} {v.get('status')}",
-            v.get("metric"),
-            v.get("target"),
-            format_value(v.get("measured"), str(v.get("unit") or "")),
-            format_value(v.get("margin"), str(v.get("unit") or ""), signed=True),
-            _cut(v.get("reason") or v.get("source") or ""),
+            f"{STATUS_ICONS.get(v.status, '')} {v.status}",
+            v.metric,
+            v.target,
+            format_value(v.measured, v.unit),
+            format_value(v.margin, v.unit, signed=True),
+            _cut(v.reason or v.source),
         )
-        for v in summary.get("verdicts") or []
+        for v in result.verdicts
     ]
     verdict_head = ("status", "metric", "target", "measured", "margin", "source / reason")
     lines += (
@@ -125,16 +125,19 @@ def render_summary_md(summary: dict[str, Any], regressions: Sequence[str] = ()) 
     )
     lines += ["", "### Key measurements", ""]
     figures = [
-        format_value(m.get("rate_rps"), "req/s"),
-        *(format_value(latency.get(p), "ms") for p in ("p50", "p95", "p99", "p999", "max")),
-        format_value(server.get("memory_max_bytes"), "bytes"),
-        format_value(server.get("cpu_mean_percent"), "%"),
+        format_value(m.rate_rps, "req/s"),
+        *(
+            format_value(v, "ms")
+            for v in (latency.p50, latency.p95, latency.p99, latency.p999, latency.max)
+        ),
+        format_value(server.memory_max_bytes, "bytes"),
+        format_value(server.cpu_mean_percent, "%"),
     ]
     head = ("rate", "P50", "P95", "P99", "P99.9", "max", "memory max", "CPU mean")
     lines += _table(head, [figures])
     if regressions:
         lines += ["", "### Regressions", "", *(f"- {md(r)}" for r in regressions)]
-    warnings = summary.get("warnings") or []
+    warnings = result.warnings
     if warnings:
         lines += ["", "### Warnings", "", *(f"- {md(w)}" for w in warnings)]
     lines += ["", "The full report is `index.html` in the run directory (open it from disk).", ""]

@@ -1,46 +1,57 @@
 """Report sections for streaming, goodput, proxy overhead and cache effect, from summary.json.
 
-Pure view builders: each takes the ``measurements`` object and returns plain strings in
+Pure view builders: each takes the ``measurements`` of a ``RunResult`` and returns plain strings in
 ``{"id", "title", "caption", "tables": [{"head", "rows", "note"}]}``, or nothing when the run
 has no such data (so the page leaves the section out).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
+from analysis.judging.result import Measurements, Num, Percentiles, TokenRates
 from analysis.outputs.formatting import format_count, format_value
 
-_STREAM_QUANTILES = ("p50", "p90", "p95", "p99", "p999", "max")
 _STREAM_HEAD = ["", "requests", "P50", "P90", "P95", "P99", "P99.9", "max"]
-_RATE_QUANTILES = ("p50", "p10", "p5", "p1", "min")
-_SPLIT = ("p50", "p95", "p99")
 
 
-def _row(label: str, count: Any, values: dict[str, Any], keys: tuple[str, ...], unit: str):
-    return [label, format_count(count), *(format_value(values.get(k), unit) for k in keys)]
+def _row(label: str, count: Num, values: Sequence[Num], unit: str) -> list[str]:
+    return [label, format_count(count), *(format_value(v, unit) for v in values)]
 
 
-def streaming_section(m: dict[str, Any]) -> dict[str, Any] | None:
+def _stream_figures(p: Percentiles) -> tuple[Num, ...]:
+    return (p.p50, p.p90, p.p95, p.p99, p.p999, p.max)
+
+
+def _rate_figures(r: TokenRates) -> tuple[Num, ...]:
+    return (r.p50, r.p10, r.p5, r.p1, r.min)
+
+
+def _split(p: Percentiles) -> tuple[Num, ...]:
+    return (p.p50, p.p95, p.p99)
+
+
+def _proxy_figures(p: Percentiles) -> tuple[Num, ...]:
+    return (p.p50, p.p95, p.p99, p.max)
+
+
+def streaming_section(m: Measurements) -> dict[str, Any] | None:
     """TTFT (from intended and from actual send), ITL and tokens/s percentiles; completion."""
-    s = m.get("streaming") or {}
-    if not s.get("requests"):
+    s = m.streaming
+    if not s.requests:
         return None
-    ttft_count = s.get("ttft_requests")
     latency = [
-        _row("TTFT from intended send", ttft_count, s.get("ttft_ms") or {}, _STREAM_QUANTILES,
+        _row("TTFT from intended send", s.ttft_requests, _stream_figures(s.ttft_ms), "ms"),
+        _row("TTFT from actual send", s.ttft_requests, _stream_figures(s.ttft_from_send_ms),
              "ms"),
-        _row("TTFT from actual send", ttft_count, s.get("ttft_from_send_ms") or {},
-             _STREAM_QUANTILES, "ms"),
-        _row("inter-token latency", s.get("itl_requests"), s.get("itl_ms") or {},
-             _STREAM_QUANTILES, "ms"),
+        _row("inter-token latency", s.itl_requests, _stream_figures(s.itl_ms), "ms"),
     ]  # fmt: skip
-    rates = [_row("tokens/s", s.get("rate_requests"), s.get("tokens_per_s") or {},
-                  _RATE_QUANTILES, "tokens/s")]  # fmt: skip
+    rates = [_row("tokens/s", s.rate_requests, _rate_figures(s.tokens_per_s), "tokens/s")]
     completion = (
-        f"{format_count(s.get('completed'))} of {format_count(s.get('requests'))} streams "
-        f"completed with [DONE] ({format_value(s.get('completion_percent'), '%')}); "
-        f"{format_count(s.get('tokens'))} tokens received."
+        f"{format_count(s.completed)} of {format_count(s.requests)} streams "
+        f"completed with [DONE] ({format_value(s.completion_percent, '%')}); "
+        f"{format_count(s.tokens)} tokens received."
     )
     caption = (
         "Streamed requests intended in the steady window. TTFT: time to the first content token, "
@@ -61,25 +72,24 @@ def streaming_section(m: dict[str, Any]) -> dict[str, Any] | None:
     }
 
 
-def goodput_section(m: dict[str, Any]) -> dict[str, Any] | None:
+def goodput_section(m: Measurements) -> dict[str, Any] | None:
     """Good requests against all, with the thresholds and what the others missed."""
-    g = m.get("goodput") or {}
-    if g.get("percent") is None:
+    g = m.goodput
+    if g.percent is None:
         return None
     thresholds = ", ".join(
-        f"{name.removesuffix('_ms')} ≤ {value:g} ms"
-        for name, value in (g.get("thresholds_ms") or {}).items()
+        f"{name.removesuffix('_ms')} ≤ {value:g} ms" for name, value in g.thresholds_ms.items()
     )
     rows = [
-        ["thresholds", f"{thresholds} ({g.get('thresholds_source') or '—'})"],
-        ["good requests", f"{format_count(g.get('good'))} of {format_count(g.get('requests'))}"],
-        ["goodput", format_value(g.get("percent"), "%")],
-        ["goodput rate", format_value(g.get("rate_rps"), "req/s")],
-        ["throughput (sent)", format_value(m.get("rate_rps"), "req/s")],
+        ["thresholds", f"{thresholds} ({g.thresholds_source or '—'})"],
+        ["good requests", f"{format_count(g.good)} of {format_count(g.requests)}"],
+        ["goodput", format_value(g.percent, "%")],
+        ["goodput rate", format_value(g.rate_rps, "req/s")],
+        ["throughput (sent)", format_value(m.rate_rps, "req/s")],
     ]
     rows += [
         [f"missed: {'failed' if name == 'failed' else name.removesuffix('_ms')}", format_count(n)]
-        for name, n in (g.get("missed") or {}).items()
+        for name, n in g.missed.items()
     ]
     caption = (
         "Goodput: requests intended in the steady window that succeeded and met every "
@@ -90,19 +100,17 @@ def goodput_section(m: dict[str, Any]) -> dict[str, Any] | None:
             "tables": [{"head": ["", "value"], "rows": rows, "note": ""}]}  # fmt: skip
 
 
-def proxy_section(m: dict[str, Any]) -> dict[str, Any] | None:
+def proxy_section(m: Measurements) -> dict[str, Any] | None:
     """Reported overhead and upstream time, and the client-side time neither explains."""
-    p = m.get("proxy") or {}
-    if not p.get("requests") and not p.get("upstream_requests"):
+    p = m.proxy
+    if not p.requests and not p.upstream_requests:
         return None
-    keys = ("p50", "p95", "p99", "max")
     rows = [
-        _row("proxy overhead (reported)", p.get("requests"), p.get("overhead_ms") or {}, keys,
+        _row("proxy overhead (reported)", p.requests, _proxy_figures(p.overhead_ms), "ms"),
+        _row("upstream time (reported)", p.upstream_requests, _proxy_figures(p.upstream_ms),
              "ms"),
-        _row("upstream time (reported)", p.get("upstream_requests"), p.get("upstream_ms") or {},
-             keys, "ms"),
-        _row("unexplained (client − both)", p.get("unexplained_requests"),
-             p.get("unexplained_ms") or {}, keys, "ms"),
+        _row("unexplained (client − both)", p.unexplained_requests,
+             _proxy_figures(p.unexplained_ms), "ms"),
     ]  # fmt: skip
     caption = (
         "Times the target reported per request (X-Edge-Overhead-Ms, X-Upstream-Time-Ms), and the "
@@ -115,30 +123,30 @@ def proxy_section(m: dict[str, Any]) -> dict[str, Any] | None:
                         "note": ""}]}  # fmt: skip
 
 
-def cache_section(m: dict[str, Any]) -> dict[str, Any] | None:
+def cache_section(m: Measurements) -> dict[str, Any] | None:
     """Hit ratio and latency by HIT / MISS, overall and by request kind."""
-    c = m.get("cache_effect") or {}
-    if not (c.get("hits") or c.get("misses")):
+    c = m.cache_effect
+    if not (c.hits or c.misses):
         return None
-    by_status = c.get("by_status") or {}
-    streams = any("ttft_ms" in v for v in by_status.values())
+    by_status = c.by_status
+    streams = any(v.provided("ttft_ms") for v in by_status.values())
     head = ["X-Cache-Status", "requests", "P50", "P95", "P99"]
     head += ["TTFT P50", "TTFT P95", "TTFT P99"] if streams else []
     rows = []
     for status, v in by_status.items():
-        row = _row(status, v.get("requests"), v.get("latency_ms") or {}, _SPLIT, "ms")
+        row = _row(status, v.requests, _split(v.latency_ms), "ms")
         if streams:
-            row += [format_value((v.get("ttft_ms") or {}).get(q), "ms") for q in _SPLIT]
+            row += [format_value(x, "ms") for x in _split(v.ttft_ms)]
         rows.append(row)
     kind_head = ["kind", "HIT", "MISS", "hit ratio"]
-    kind_head += [f"{s} {q.upper()}" for s in ("HIT", "MISS") for q in _SPLIT]
+    kind_head += [f"{s} {q}" for s in ("HIT", "MISS") for q in ("P50", "P95", "P99")]
     kind_rows = [
-        [kind, format_count(v.get("hits")), format_count(v.get("misses")),
-         format_value(v.get("hit_percent"), "%"),
-         *(format_value(v.get(f"{s}_{q}_ms"), "ms") for s in ("hit", "miss") for q in _SPLIT)]
-        for kind, v in (c.get("by_kind") or {}).items()
+        [kind, format_count(v.hits), format_count(v.misses), format_value(v.hit_percent, "%"),
+         *(format_value(x, "ms") for x in (v.hit_p50_ms, v.hit_p95_ms, v.hit_p99_ms,
+                                           v.miss_p50_ms, v.miss_p95_ms, v.miss_p99_ms))]
+        for kind, v in c.by_kind.items()
     ]  # fmt: skip
-    ratio = format_value(c.get("hit_percent"), "%")
+    ratio = format_value(c.hit_percent, "%")
     caption = (
         f"Hit ratio {ratio}: HIT / (HIT + MISS) of the X-Cache-Status of responses intended in "
         "the steady window (BYPASS and none are neither). Latency is response time from the "
@@ -156,19 +164,19 @@ def cache_section(m: dict[str, Any]) -> dict[str, Any] | None:
     }
 
 
-def llm_sections(m: dict[str, Any]) -> list[dict[str, Any]]:
+def llm_sections(m: Measurements) -> list[dict[str, Any]]:
     """The sections this run has data for, in page order."""
     sections = (streaming_section(m), goodput_section(m), proxy_section(m), cache_section(m))
     return [s for s in sections if s is not None]
 
 
-def goodput_row(m: dict[str, Any]) -> tuple[str, str] | None:
+def goodput_row(m: Measurements) -> tuple[str, str] | None:
     """The key-measurements row beside the achieved rate; None without goodput."""
-    g = m.get("goodput") or {}
-    if g.get("rate_rps") is None:
+    g = m.goodput
+    if g.rate_rps is None:
         return None
-    share = format_value(g.get("percent"), "%")
-    return ("goodput", f"{format_value(g.get('rate_rps'), 'req/s')} ({share} of requests)")
+    share = format_value(g.percent, "%")
+    return ("goodput", f"{format_value(g.rate_rps, 'req/s')} ({share} of requests)")
 
 
 __all__ = [

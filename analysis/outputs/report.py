@@ -8,6 +8,14 @@ from typing import Any
 
 from analysis.contract.atomic import write_text_atomic
 from analysis.history.regressions import FIGURES, REL_TOLERANCE, SPREAD_FACTOR, SPREAD_RUNS
+from analysis.judging.result import (
+    Measurements,
+    Percentiles,
+    RunResult,
+    Server,
+    VerdictRecord,
+    Window,
+)
 from analysis.outputs.charts import ChartFile, ChartTable
 from analysis.outputs.formatting import format_count, format_value
 from analysis.outputs.llm_sections import goodput_row, llm_sections
@@ -20,71 +28,66 @@ STATUS_TEXT = {
     "INCOMPLETE": "no target was missed, but some could not be judged (NO DATA)",
     "INTERRUPTED": "the run was interrupted: the verdicts judge a partial run",
 }
-_LATENCY_ROWS = (
-    ("response time (from intended send)", "latency_ms"),
-    ("service time (from actual send)", "service_time_ms"),
-    ("generator send lag", "send_lag_ms"),
-)
 _PERCENTILES = ("p50", "p90", "p95", "p99", "p999", "max")
-_SERVER_ROWS = (
-    ("memory max", "memory_max_bytes", "bytes"),
-    ("CPU mean", "cpu_mean_percent", "%"),
-    ("CPU P95", "cpu_p95_percent", "%"),
-    ("OTLP export success", "otlp_export_success_percent", "%"),
-)
 
 
 def _css_class(status: str) -> str:
     return status.lower().replace(" ", "-")
 
 
-def _verdict_row(verdict: dict[str, Any]) -> dict[str, str]:
-    unit = verdict.get("unit", "")
+def _verdict_row(verdict: VerdictRecord) -> dict[str, str]:
+    unit = verdict.unit
     return {
-        "metric": verdict["metric"],
-        "target": verdict["target"],
-        "measured": format_value(verdict.get("measured"), unit),
-        "margin": format_value(verdict.get("margin"), unit, signed=True),
-        "status": verdict["status"],
-        "status_class": _css_class(verdict["status"]),
-        "source": verdict.get("source") or "",
-        "reason": verdict.get("reason") or "",
+        "metric": verdict.metric,
+        "target": verdict.target,
+        "measured": format_value(verdict.measured, unit),
+        "margin": format_value(verdict.margin, unit, signed=True),
+        "status": verdict.status,
+        "status_class": _css_class(verdict.status),
+        "source": verdict.source,
+        "reason": verdict.reason,
     }
 
 
-def _key_measurements(m: dict[str, Any]) -> list[tuple[str, str]]:
-    window = m.get("window") or {}
-    rows = [
-        ("achieved rate", format_value(m.get("rate_rps"), "req/s")),
-        *filter(None, [goodput_row(m)]),
-        ("requests in steady window", format_count(m.get("requests"))),
-        ("errors in steady window", format_count(m.get("errors"))),
-        ("error rate", format_value(_percent(m.get("error_rate")), "%")),
-        ("requests in the whole run", format_count(m.get("requests_total"))),
-        ("response bytes received (window)", format_value(m.get("bytes_received"), "bytes")),
-        (
-            "steady window",
-            f"{format_value(window.get('duration_s'), 's')} ({window.get('source', '—')})",
-        ),
-    ]
-    server = m.get("server") or {}
-    for label, key, unit in _SERVER_ROWS:
-        reason = (server.get("missing") or {}).get(key)
+def _server_rows(server: Server) -> list[tuple[str, str]]:
+    rows = []
+    for label, key, value, unit in (
+        ("memory max", "memory_max_bytes", server.memory_max_bytes, "bytes"),
+        ("CPU mean", "cpu_mean_percent", server.cpu_mean_percent, "%"),
+        ("CPU P95", "cpu_p95_percent", server.cpu_p95_percent, "%"),
+        ("OTLP export success", "otlp_export_success_percent",
+         server.otlp_export_success_percent, "%"),
+    ):  # fmt: skip
+        reason = server.missing.get(key)
         rows.append(
-            (
-                f"server {label}",
-                format_value(server.get(key), unit) + (f" ({reason})" if reason else ""),
-            )
+            (f"server {label}", format_value(value, unit) + (f" ({reason})" if reason else ""))
         )
-    generator = m.get("generator") or {}
-    if generator.get("cpu_s") is not None:
+    return rows
+
+
+def _key_measurements(m: Measurements) -> list[tuple[str, str]]:
+    window = m.window or Window()
+    source = "—" if window.source is None else window.source
+    rows = [
+        ("achieved rate", format_value(m.rate_rps, "req/s")),
+        *filter(None, [goodput_row(m)]),
+        ("requests in steady window", format_count(m.requests)),
+        ("errors in steady window", format_count(m.errors)),
+        ("error rate", format_value(_percent(m.error_rate), "%")),
+        ("requests in the whole run", format_count(m.requests_total)),
+        ("response bytes received (window)", format_value(m.bytes_received, "bytes")),
+        ("steady window", f"{format_value(window.duration_s, 's')} ({source})"),
+    ]
+    rows += _server_rows(m.server)
+    generator = m.generator
+    if generator.cpu_s is not None:
         rows.append(
             (
                 "generator CPU (its own measure)",
-                f"{format_value(generator.get('cpu_percent_of_core'), '%')} of a core per worker, "
-                f"{format_value(generator.get('cpu_us_per_request'), 'µs')} a request, "
-                f"{generator.get('workers', 1)} worker(s); concurrency cap waits "
-                f"{format_count(generator.get('cap_waits'))}",
+                f"{format_value(generator.cpu_percent_of_core, '%')} of a core per worker, "
+                f"{format_value(generator.cpu_us_per_request, 'µs')} a request, "
+                f"{generator.workers} worker(s); concurrency cap waits "
+                f"{format_count(generator.cap_waits)}",
             )
         )
     return rows
@@ -94,36 +97,43 @@ def _percent(ratio: float | None) -> float | None:
     return None if ratio is None else ratio * 100.0
 
 
-def _latency_rows(m: dict[str, Any]) -> list[dict[str, Any]]:
-    rows = []
-    for label, key in _LATENCY_ROWS:
-        values = m.get(key) or {}
-        rows.append(
-            {"label": label, "cells": [format_value(values.get(p), "ms") for p in _PERCENTILES]}
+def percentile_cells(values: Percentiles) -> list[str]:
+    """P50, P90, P95, P99, P99.9 and max in ms (the order of ``_PERCENTILES``)."""
+    figures = (values.p50, values.p90, values.p95, values.p99, values.p999, values.max)
+    return [format_value(v, "ms") for v in figures]
+
+
+def _latency_rows(m: Measurements) -> list[dict[str, Any]]:
+    return [
+        {"label": label, "cells": percentile_cells(values)}
+        for label, values in (
+            ("response time (from intended send)", m.latency_ms),
+            ("service time (from actual send)", m.service_time_ms),
+            ("generator send lag", m.send_lag_ms),
         )
-    return rows
+    ]
 
 
-def kind_table(m: dict[str, Any]) -> dict[str, Any] | None:
+def kind_table(m: Measurements) -> dict[str, Any] | None:
     """Per request kind: count, rate, P50/P95/P99, errors and cache hit % of the steady window."""
-    by_kind = m.get("by_kind") or {}
+    by_kind = m.by_kind
     if not by_kind:
         return None
     head = ["kind", "requests", "rate", "P50", "P95", "P99", "errors", "cache hit"]
-    streams = any("ttft_p95_ms" in v for v in by_kind.values())  # tags of streamed kinds
+    streams = any(v.provided("ttft_p95_ms") for v in by_kind.values())  # streamed kinds' tags
     head += ["TTFT P95", "tokens/s P50"] if streams else []
     rows = [
         [
             kind,
-            format_count(v.get("requests")),
-            format_value(v.get("rate_rps"), "req/s"),
-            *(format_value(v.get(f"{p}_ms"), "ms") for p in ("p50", "p95", "p99")),
-            format_count(v.get("errors")),
-            format_value(v.get("cache_hit_percent"), "%"),
+            format_count(v.requests),
+            format_value(v.rate_rps, "req/s"),
+            *(format_value(x, "ms") for x in (v.p50_ms, v.p95_ms, v.p99_ms)),
+            format_count(v.errors),
+            format_value(v.cache_hit_percent, "%"),
             *(
                 [
-                    format_value(v.get("ttft_p95_ms"), "ms"),
-                    format_value(v.get("tokens_per_s_p50"), "tokens/s"),
+                    format_value(v.ttft_p95_ms, "ms"),
+                    format_value(v.tokens_per_s_p50, "tokens/s"),
                 ]
                 if streams
                 else []
@@ -141,14 +151,13 @@ def kind_table(m: dict[str, Any]) -> dict[str, Any] | None:
             "rows": rows}  # fmt: skip
 
 
-def _breakdowns(m: dict[str, Any]) -> list[dict[str, Any]]:
+def _breakdowns(m: Measurements) -> list[dict[str, Any]]:
     tables = []
-    for title, key, label in (
-        ("Errors by class", "errors_by_class", "error"),
-        ("Requests by model", "models", "model"),
-        ("Cache status", "cache", "X-Cache-Status"),
+    for title, counts, label in (
+        ("Errors by class", m.errors_by_class, "error"),
+        ("Requests by model", m.models, "model"),
+        ("Cache status", m.cache, "X-Cache-Status"),
     ):
-        counts = m.get(key) or {}
         if counts:
             rows = [[name, format_count(n)] for name, n in counts.items()]
             tables.append({"title": title, "head": [label, "requests"], "rows": rows})
@@ -212,7 +221,7 @@ def _text(value: Any) -> str:
 
 
 def build_view(
-    summary: dict[str, Any],
+    result: RunResult,
     charts: list[ChartFile],
     metadata: dict[str, Any],
     *,
@@ -225,19 +234,19 @@ def build_view(
     ``regressions`` describe this run against earlier runs; ``index_href`` links the reports
     index; ``extra_sections`` (title, caption, head, rows) is the hook for overhead comparisons.
     """
-    status = summary.get("status", "")
-    measurements = summary.get("measurements") or {}
+    status = result.status
+    measurements = result.measurements
     return {
-        "scenario": summary.get("scenario", ""),
+        "scenario": result.scenario,
         "status": status,
         "status_class": _css_class(status),
         "status_text": STATUS_TEXT.get(status, ""),
         "started_utc": _text(metadata.get("started_utc")),
         "index_href": index_href,
-        "verdicts": [_verdict_row(v) for v in summary.get("verdicts") or []],
+        "verdicts": [_verdict_row(v) for v in result.verdicts],
         "regressions": list(regressions or []),
         "regression_rule": REGRESSION_RULE,
-        "warnings": list(summary.get("warnings") or []),
+        "warnings": list(result.warnings),
         "key_measurements": _key_measurements(measurements),
         "percentile_head": [p.upper() if p != "p999" else "P99.9" for p in _PERCENTILES],
         "latency_rows": _latency_rows(measurements),

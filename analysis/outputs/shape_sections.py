@@ -1,6 +1,6 @@
 """Report sections of a staged run (stages, spike recovery, knee, memory growth) from summary.json.
 
-Pure: ``shape_sections(summary)`` gives the ``extra_sections`` of
+Pure: ``shape_sections(result)`` gives the ``extra_sections`` of
 ``analysis.outputs.report.build_view`` (title, caption, head, rows; strings only), so ``edgeperf
 analyze`` redraws them from the file."""
 
@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from analysis.judging.result import Measurements, RunResult, Stage
 from analysis.outputs.formatting import format_bytes, format_count, format_value
 from analysis.shapes.soak import WARMUP_MAX_S, WARMUP_SHARE
 from analysis.shapes.spike import (
@@ -22,46 +23,46 @@ from analysis.shapes.stages import SETTLE_MAX_S, SETTLE_SHARE
 SOAK_SECTION_MIN_S = 600.0  # without a memory growth target, show the fit for runs this long
 
 
-def _met(stage: dict[str, Any]) -> str:
-    if stage.get("met") is None:
-        return f"— ({stage.get('reason') or 'not judged'})"
-    if stage["met"]:
+def _met(stage: Stage) -> str:
+    if stage.met is None:
+        return f"— ({stage.reason or 'not judged'})"
+    if stage.met:
         return "met"
-    return "missed: " + "; ".join(stage.get("missed") or [])
+    return "missed: " + "; ".join(stage.missed)
 
 
-def _schedule(stage: dict[str, Any]) -> str:
-    start, end = stage.get("start_rps"), stage.get("end_rps")
+def _schedule(stage: Stage) -> str:
+    start, end = stage.start_rps, stage.end_rps
     rate = f"{end:g}" if start == end else f"{start:g} → {end:g}"
-    at = stage.get("start_s"), stage.get("end_s")
+    at = stage.start_s, stage.end_s
     when = f"{at[0]:g}–{at[1]:g} s, " if None not in at else ""
     return f"{when}{rate} req/s"
 
 
-def stages_section(m: dict[str, Any]) -> dict[str, Any] | None:
-    stages = m.get("stages") or []
+def stages_section(m: Measurements) -> dict[str, Any] | None:
+    stages = m.stages
     if not stages:
         return None
     head = ["stage", "schedule", "judged", "offered", "achieved", "requests", "P50", "P95",
             "P99", "errors", "targets"]  # fmt: skip
     rows = [
         [
-            str(s["stage"]),
+            str(s.stage),
             _schedule(s),
-            "yes" if s.get("judge") else "no",
-            format_value(s.get("offered_rps"), "req/s"),
-            format_value(s.get("achieved_rps"), "req/s"),
-            format_count(s.get("requests")),
+            "yes" if s.judge else "no",
+            format_value(s.offered_rps, "req/s"),
+            format_value(s.achieved_rps, "req/s"),
+            format_count(s.requests),
             *(
-                format_value((s.get("latency_ms") or {}).get(p), "ms")
-                for p in ("p50", "p95", "p99")
+                format_value(v, "ms")
+                for v in (s.latency_ms.p50, s.latency_ms.p95, s.latency_ms.p99)
             ),
-            format_value(s.get("error_percent"), "%"),
+            format_value(s.error_percent, "%"),
             _met(s),
         ]
         for s in stages
     ]
-    criteria = ", ".join(f"{k} {v}" for k, v in (m.get("stage_targets") or {}).items())
+    criteria = ", ".join(f"{k} {v}" for k, v in m.stage_targets.items())
     caption = (
         f"Each stage measured after its first min({SETTLE_MAX_S:g} s, {SETTLE_SHARE * 100:g} % of "
         "the stage) as settling: requests by intended send time, response time from the intended "
@@ -71,28 +72,27 @@ def stages_section(m: dict[str, Any]) -> dict[str, Any] | None:
     return {"title": "Stages", "caption": caption, "head": head, "rows": rows}
 
 
-def spike_sections(m: dict[str, Any]) -> list[dict[str, Any]]:
-    spike = m.get("spike")
-    if not spike:
+def spike_sections(m: Measurements) -> list[dict[str, Any]]:
+    spike = m.spike
+    if spike is None or spike.empty():
         return []
-    if spike.get("recovery_s") is not None:
-        recovery = format_value(spike["recovery_s"], "s")
-    elif spike.get("recovered") is False:
-        recovery = f"did not recover ({spike.get('reason')})"
+    if spike.recovery_s is not None:
+        recovery = format_value(spike.recovery_s, "s")
+    elif spike.recovered is False:
+        recovery = f"did not recover ({spike.reason})"
     else:
-        recovery = f"— ({spike.get('reason')})"
-    met = spike.get("spike_stage_met")
+        recovery = f"— ({spike.reason})"
+    met = spike.spike_stage_met
     rows = [
         [
             "spike",
-            f"stage {spike['stage']}: {spike['spike_rps']:g} req/s after "
-            f"{spike['baseline_rps']:g} req/s",
-        ],  # fmt: skip
+            f"stage {spike.stage}: {spike.spike_rps:g} req/s after {spike.baseline_rps:g} req/s",
+        ],
         ["spike stage targets", "—" if met is None else ("met" if met else "missed")],
-        ["baseline P99 (worst second before)", format_value(spike.get("baseline_p99_ms"), "ms")],
-        ["baseline error rate", format_value(spike.get("baseline_error_percent"), "%")],
-        ["tolerance: P99 at most", format_value(spike.get("p99_limit_ms"), "ms")],
-        ["tolerance: error rate at most", format_value(spike.get("error_limit_percent"), "%")],
+        ["baseline P99 (worst second before)", format_value(spike.baseline_p99_ms, "ms")],
+        ["baseline error rate", format_value(spike.baseline_error_percent, "%")],
+        ["tolerance: P99 at most", format_value(spike.p99_limit_ms, "ms")],
+        ["tolerance: error rate at most", format_value(spike.error_limit_percent, "%")],
         ["recovery time after the spike's end", recovery],
     ]
     caption = (
@@ -103,7 +103,7 @@ def spike_sections(m: dict[str, Any]) -> list[dict[str, Any]]:
         "highest per-second P99 and its error rate, after its settling seconds."
     )
     sections = [{"title": "Spike recovery", "caption": caption, "head": ["", ""], "rows": rows}]
-    seconds = spike.get("seconds") or []
+    seconds = spike.seconds
     if seconds:
         sections.append(
             {
@@ -112,11 +112,11 @@ def spike_sections(m: dict[str, Any]) -> list[dict[str, Any]]:
                 "head": ["second", "requests", "P99", "errors", "within tolerance"],
                 "rows": [
                     [
-                        f"{s['k']}–{s['k'] + 1} s",
-                        format_count(s.get("requests")),
-                        format_value(s.get("p99_ms"), "ms"),
-                        format_value(s.get("error_percent"), "%"),
-                        "yes" if s.get("within") else "no",
+                        f"{s.k}–{(s.k or 0) + 1} s",
+                        format_count(s.requests),
+                        format_value(s.p99_ms, "ms"),
+                        format_value(s.error_percent, "%"),
+                        "yes" if s.within else "no",
                     ]
                     for s in seconds
                 ],  # fmt: skip
@@ -125,20 +125,20 @@ def spike_sections(m: dict[str, Any]) -> list[dict[str, Any]]:
     return sections
 
 
-def knee_section(m: dict[str, Any]) -> dict[str, Any] | None:
-    knee = m.get("knee")
-    if not knee:
+def knee_section(m: Measurements) -> dict[str, Any] | None:
+    knee = m.knee
+    if knee is None or knee.empty():
         return None
-    failing = knee.get("first_failing_stage")
+    failing = knee.first_failing_stage
     rows = [
-        ["knee", format_value(knee.get("knee_rps"), "req/s")],
-        ["steps judged", format_count(knee.get("steps"))],
+        ["knee", format_value(knee.knee_rps, "req/s")],
+        ["steps judged", format_count(knee.steps)],
         [
             "first failing step",
-            "none" if failing is None else f"stage {failing}: {knee['first_failing_rps']:g} req/s",
+            "none" if failing is None else f"stage {failing}: {knee.first_failing_rps:g} req/s",
         ],
-        ["why", "; ".join(knee.get("why") or []) or "—"],
-        ["note", knee.get("reason") or "—"],
+        ["why", "; ".join(knee.why) or "—"],
+        ["note", knee.reason or "—"],
     ]
     caption = (
         "The knee is the rate of the last step (judged constant-rate stage, in order of rate) "
@@ -148,23 +148,25 @@ def knee_section(m: dict[str, Any]) -> dict[str, Any] | None:
     return {"title": "Stress: the knee", "caption": caption, "head": ["", ""], "rows": rows}
 
 
-def memory_section(summary: dict[str, Any]) -> dict[str, Any] | None:
-    growth = (summary.get("measurements") or {}).get("memory_growth") or {}
-    targeted = any(
-        v.get("metric") == "memory_growth_mb_per_h" for v in summary.get("verdicts") or []
-    )
-    if not growth or not (targeted or (growth.get("fitted_s") or 0) >= SOAK_SECTION_MIN_S):
+def memory_section(result: RunResult) -> dict[str, Any] | None:
+    growth = result.measurements.memory_growth
+    targeted = any(v.metric == "memory_growth_mb_per_h" for v in result.verdicts)
+    if (
+        growth is None
+        or growth.empty()
+        or not (targeted or (growth.fitted_s or 0) >= SOAK_SECTION_MIN_S)
+    ):
         return None
-    slope = growth.get("slope_mb_per_h")
-    low, high = growth.get("low_mb_per_h"), growth.get("high_mb_per_h")
+    slope = growth.slope_mb_per_h
+    low, high = growth.low_mb_per_h, growth.high_mb_per_h
     rows = [
-        ["slope", format_value(slope, "MB/h") if slope is not None else f"— ({growth['reason']})"],
-        ["95 % interval", "—" if None in (low, high) else f"{low:.4g} .. {high:.4g} MB/h"],
-        ["points fitted", format_count(growth.get("points"))],
-        ["time fitted", format_value(growth.get("fitted_s"), "s")],
-        ["warm-up left out", format_value(growth.get("warmup_s"), "s")],
-        ["first → last", _bytes_pair(growth.get("first_bytes"), growth.get("last_bytes"))],
-        ["source", growth.get("source") or "—"],
+        ["slope", format_value(slope, "MB/h") if slope is not None else f"— ({growth.reason})"],
+        ["95 % interval", "—" if low is None or high is None else f"{low:.4g} .. {high:.4g} MB/h"],
+        ["points fitted", format_count(growth.points)],
+        ["time fitted", format_value(growth.fitted_s, "s")],
+        ["warm-up left out", format_value(growth.warmup_s, "s")],
+        ["first → last", _bytes_pair(growth.first_bytes, growth.last_bytes)],
+        ["source", growth.source or "—"],
     ]
     caption = (
         "Least-squares slope of the server's memory over the judged window, after a warm-up of "
@@ -180,10 +182,10 @@ def _bytes_pair(first: float | None, last: float | None) -> str:
     return f"{format_bytes(first)} → {format_bytes(last)}"
 
 
-def shape_sections(summary: dict[str, Any]) -> list[dict[str, Any]]:
-    """The report sections for ``summary``: only those with something to show."""
-    m = summary.get("measurements") or {}
-    sections = [stages_section(m), *spike_sections(m), knee_section(m), memory_section(summary)]
+def shape_sections(result: RunResult) -> list[dict[str, Any]]:
+    """The report sections for ``result``: only those with something to show."""
+    m = result.measurements
+    sections = [stages_section(m), *spike_sections(m), knee_section(m), memory_section(result)]
     return [s for s in sections if s is not None]
 
 

@@ -164,7 +164,7 @@ def run_scenario(options: RunOptions) -> RunOutcome:
     analysis = analyze_run(run_dir)
     write_outputs(run_dir, analysis)
     if not options.quiet_summary:
-        print(format_verdict_table(analysis.summary))
+        print(format_verdict_table(analysis.result))
         print(f"report: {run_dir / 'index.html'}")
     code = EXIT_INTERRUPTED if meta.outcome == "interrupted" else analysis.exit_code
     return RunOutcome(run_dir, code)

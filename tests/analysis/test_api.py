@@ -125,7 +125,7 @@ def test_html_puts_verdicts_first_and_escapes_run_strings(tmp_path):
 
 def test_format_verdict_table_shows_reasons(tmp_path):
     analysis = analyze_run(write_run(tmp_path, samples(steady(1000))))
-    table = format_verdict_table(analysis.summary)
+    table = format_verdict_table(analysis.result)
     lines = table.splitlines()
     assert lines[0].split() == ["metric", "target", "measured", "status"]
     memory = next(line for line in lines if line.startswith("memory_bytes"))

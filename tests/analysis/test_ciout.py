@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import xml.etree.ElementTree as ET
 
+from analysis.judging.result import RunResult, VerdictRecord
 from analysis.outputs.ci import md, render_junit, render_summary_md, verdict_message
 
 HOSTILE = '<script>alert("x")</script> & | `code` \x07'
@@ -41,10 +42,11 @@ SUMMARY = {
     ],
     "warnings": ["the generator may have been the bottleneck"],
 }
+RESULT = RunResult.from_dict(SUMMARY)
 
 
 def test_junit_one_testcase_per_target_failure_and_error():
-    root = ET.fromstring(render_junit(SUMMARY).encode())
+    root = ET.fromstring(render_junit(RESULT).encode())
     suite = root.find("testsuite")
     assert suite is not None
     assert suite.get("name") == "week1-baseline"
@@ -66,7 +68,7 @@ def test_junit_interrupted_run_is_an_error_and_hostile_text_stays_well_formed():
         "status": "INTERRUPTED",
         "verdicts": [_verdict(HOSTILE, "PASS", 1.0, reason=HOSTILE)],
     }
-    text = render_junit(summary)
+    text = render_junit(RunResult.from_dict(summary))
     assert "<script>" not in text
     root = ET.fromstring(text.encode())  # well-formed despite the control character
     suite = root.find("testsuite")
@@ -77,11 +79,12 @@ def test_junit_interrupted_run_is_an_error_and_hostile_text_stays_well_formed():
 
 def test_verdict_message_units():
     bytes_verdict = _verdict("memory_bytes", "FAIL", 2.5e9, unit="bytes", target="< 2GB")
-    assert verdict_message(bytes_verdict) == "measured 2.50 GB vs target < 2GB"
+    verdict = VerdictRecord.model_validate(bytes_verdict)
+    assert verdict_message(verdict) == "measured 2.50 GB vs target < 2GB"
 
 
 def test_summary_md_has_status_verdicts_measurements_warnings():
-    text = render_summary_md(SUMMARY, ["P95 62.100 ms vs 5.000 ms in run-1 (+1142 %)"])
+    text = render_summary_md(RESULT, ["P95 62.100 ms vs 5.000 ms in run-1 (+1142 %)"])
     assert text.startswith("## ❌ edgeperf week1-baseline: FAIL")
     assert "| ❌ FAIL | latency\\_p95\\_ms | &lt; 50 | 62.100 ms | -12.100 ms |" in text
     assert "| 998.7 req/s | 1.200 ms | 62.100 ms | 80.000 ms |" in text

@@ -28,7 +28,7 @@ def test_a_streamed_run_gets_every_section_and_the_chart(tmp_path):
     assert "TTFT from intended send" in html and "inter-token latency" in html
     assert "TTFT P95" in html  # the per-kind tag
     assert "ttft ≤ 500 ms" in html and "goodput" in html
-    sections = {s["id"]: s for s in llm_sections(analysis.summary["measurements"])}
+    sections = {s["id"]: s for s in llm_sections(analysis.result.measurements)}
     streaming = sections["streaming"]["tables"][0]["rows"]
     assert streaming[0][:3] == ["TTFT from intended send", "200", "100.000 ms"]
 

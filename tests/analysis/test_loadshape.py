@@ -57,7 +57,7 @@ def test_spike_that_never_recovers_fails_with_its_reason(tmp_path):
     assert verdict["status"] == "FAIL" and verdict["measured"] is None
     assert "did not recover within the 10 s" in verdict["reason"]
     assert analysis.summary["measurements"]["spike"]["recovered"] is False
-    assert "did not recover" in render_junit(analysis.summary)
+    assert "did not recover" in render_junit(analysis.result)
     assert analysis.status == "FAIL"
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+from analysis.judging.result import RunResult
 from analysis.judging.summary import json_safe, summary_json
 from analysis.outputs.charts import ChartFile, ChartTable
 from analysis.outputs.report import build_view, render_report
@@ -37,11 +38,12 @@ SUMMARY = {
     ],  # fmt: skip
     "warnings": ["note: <img src=x onerror=alert(1)>"],
 }
+RESULT = RunResult.from_dict(SUMMARY)
 
 
 def test_build_view_is_plain_and_does_not_touch_its_input():
     before = repr(SUMMARY)
-    view = build_view(SUMMARY, [], {"notes": ["n"], "load": {"rate_rps": 1000.0}})
+    view = build_view(RESULT, [], {"notes": ["n"], "load": {"rate_rps": 1000.0}})
     assert repr(SUMMARY) == before
     assert view["verdicts"][0]["measured"] == "3.400 ms"
     assert view["verdicts"][0]["margin"] == "+46.600 ms"
@@ -51,13 +53,13 @@ def test_build_view_is_plain_and_does_not_touch_its_input():
 
 
 def test_render_report_escapes_and_orders():
-    html = render_report(build_view(SUMMARY, [], {}))
+    html = render_report(build_view(RESULT, [], {}))
     assert "<img src=x" not in html and "&lt;img src=x" in html
     assert "no series &lt;b&gt;" in html
     assert (
         html.index("latency_p95_ms") < html.index('id="warnings"') < html.index('id="measurements"')
     )
-    assert render_report(build_view(SUMMARY, [], {})) == html
+    assert render_report(build_view(RESULT, [], {})) == html
 
 
 def test_json_safe_turns_nan_into_null():
@@ -95,7 +97,8 @@ def test_figures_come_with_tables_and_the_kind_table_follows_the_distribution():
         },
     }
     charts = [_chart("throughput"), _chart("latency-percentiles"), _chart("errors", "no errors")]
-    view = build_view(summary, charts, {}, regressions=["P95 worse"], index_href="../index.html")
+    result = RunResult.from_dict(summary)
+    view = build_view(result, charts, {}, regressions=["P95 worse"], index_href="../index.html")
     kinds = [item["kind"] for item in view["figures"]]
     assert kinds == ["chart", "chart", "table", "chart"]
     assert view["figures"][2]["rows"] == [
@@ -113,5 +116,5 @@ def test_figures_come_with_tables_and_the_kind_table_follows_the_distribution():
 def test_extra_sections_hook_renders_tables():
     section = {"title": "Telemetry overhead", "caption": "on vs off", "head": ["metric", "delta"],
                "rows": [["P95", "+2.1 ms"]]}  # fmt: skip
-    html = render_report(build_view(SUMMARY, [], {}, extra_sections=[section]))
+    html = render_report(build_view(RESULT, [], {}, extra_sections=[section]))
     assert "<h2>Telemetry overhead</h2>" in html and "+2.1 ms" in html
