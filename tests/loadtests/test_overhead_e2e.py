@@ -12,11 +12,13 @@ from tests.loadtests.conftest import run_cli
 pytestmark = [pytest.mark.slow, pytest.mark.live]
 
 
-# The budget and the injected costs are far apart against the noise of a busy 2-core machine
-# (a 2 s run's P95 moves by a few milliseconds there): nothing injected must land WITHIN a 25 ms
-# budget and 50 ms must EXCEED it. How finely the statistics resolve a budget is checked on
+# One experiment judges two budgets of the same injected cost, far apart against the noise of a
+# busy 2-core machine (a short run's P95 moves by a few milliseconds there): 40 ms added to every
+# answer must EXCEED a 20 ms P95 budget and stay WITHIN an 80 ms P50 budget. How finely the
+# statistics resolve a budget (and that no shift gives an interval around zero) is checked on
 # synthetic pair deltas with fixed seeds (tests/analysis/test_overhead.py), not on live runs.
-BUDGET_MS = 25
+COST_MS = 40.0
+BUDGETS = {"latency_p95_ms": 20, "latency_p50_ms": 80}
 
 
 def _experiment(tmp_path, cost_ms: float, pairs: int = 3) -> tuple[int, dict, str]:
@@ -25,7 +27,7 @@ def _experiment(tmp_path, cost_ms: float, pairs: int = 3) -> tuple[int, dict, st
         yaml.safe_dump(
             {
                 "name": "known-cost",
-                "load": {"rate_rps": 200, "ramp": "0.5s", "duration": "2s"},
+                "load": {"rate_rps": 200, "ramp": "0.2s", "duration": "1.5s"},
                 "requests": [
                     {"kind": "chat", "weight": 1, "method": "POST",
                      "path": "/v1/chat/completions",
@@ -37,8 +39,7 @@ def _experiment(tmp_path, cost_ms: float, pairs: int = 3) -> tuple[int, dict, st
                     "telemetry_cost": {"latency_ms": cost_ms},
                 },
                 "targets": {"latency_p99_ms": "< 1000"},
-                "overhead": {"pairs": pairs, "settle_s": 0,
-                             "budgets": {"latency_p95_ms": BUDGET_MS}},
+                "overhead": {"pairs": pairs, "settle_s": 0, "budgets": BUDGETS},
             }
         )
     )  # fmt: skip
@@ -48,29 +49,21 @@ def _experiment(tmp_path, cost_ms: float, pairs: int = 3) -> tuple[int, dict, st
     return result.returncode, json.loads((folder / "overhead.json").read_text()), result.stdout
 
 
-def _p95(summary: dict) -> dict:
-    (budget,) = [b for b in summary["budgets"] if b["metric"] == "latency_p95_ms"]
+def _budget(summary: dict, metric: str) -> dict:
+    (budget,) = [b for b in summary["budgets"] if b["metric"] == metric]
     return budget
 
 
-def test_nothing_injected_is_within_the_budget(tmp_path):
-    code, summary, stdout = _experiment(tmp_path, 0.0)
-    budget = _p95(summary)
-    assert abs(budget["delta"]["mean"]) < 10, budget
-    assert budget["delta"]["low"] < BUDGET_MS / 2 and budget["delta"]["high"] < BUDGET_MS, budget
-    assert budget["status"] == "WITHIN"
-    assert code == 0 and summary["status"] == "PASS"
+def test_a_known_cost_is_measured_and_judged_on_each_budget(tmp_path):
+    code, summary, stdout = _experiment(tmp_path, COST_MS)
+    p95, p50 = _budget(summary, "latency_p95_ms"), _budget(summary, "latency_p50_ms")
+    for budget in (p95, p50):  # a constant added latency shifts every percentile by itself
+        assert abs(budget["delta"]["mean"] - COST_MS) < 10, budget
+    assert p95["delta"]["low"] > BUDGETS["latency_p95_ms"] and p95["status"] == "EXCEEDS", p95
+    assert p50["delta"]["high"] < BUDGETS["latency_p50_ms"] and p50["status"] == "WITHIN", p50
+    assert code == 1 and summary["status"] == "FAIL"  # one budget exceeded fails the experiment
     assert len(summary["runs"]) == 6
     # Randomised interleaving: in every pair one variant runs first and the other second.
     orders = {(r["pair"], r["variant"]): r["order"] for r in summary["runs"]}
     assert {orders[(p, "baseline")] + orders[(p, "treatment")] for p in range(3)} == {1}
-    assert "latency_p95_ms" in stdout
-
-
-def test_injected_50ms_is_measured_and_exceeds_the_budget(tmp_path):
-    code, summary, _ = _experiment(tmp_path, 50.0)
-    budget = _p95(summary)
-    assert abs(budget["delta"]["mean"] - 50.0) < 10, budget
-    assert budget["delta"]["low"] > BUDGET_MS, budget
-    assert budget["status"] == "EXCEEDS"
-    assert code == 1 and summary["status"] == "FAIL"
+    assert "latency_p95_ms" in stdout and "latency_p50_ms" in stdout

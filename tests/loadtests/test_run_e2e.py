@@ -32,7 +32,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.live]
 def test_embedded_stack_run_writes_the_whole_run_directory(tmp_path):
     out = tmp_path / "reports"
     result = run_cli(
-        "run", "scenarios/week1-baseline.yaml", "--rate", "200", "--duration", "10s",
+        "run", "scenarios/week1-baseline.yaml", "--rate", "200", "--duration", "6s",
         "--ramp", "2s", "--out", str(out), "--quiet",
     )  # fmt: skip
     # The stand-in exports its telemetry to the embedded OTLP receiver: every row is judged.
@@ -45,9 +45,9 @@ def test_embedded_stack_run_writes_the_whole_run_directory(tmp_path):
     assert meta["outcome"] == "completed" and meta["embedded"] is True
     load = meta["load"]
     assert load["judge_start_us"] - load["start_us"] == 2_000_000
-    assert load["judge_end_us"] - load["judge_start_us"] == 10_000_000
+    assert load["judge_end_us"] - load["judge_start_us"] == 6_000_000
     samples = pd.concat(pd.read_parquet(p) for p in sorted((run_dir / "samples").glob("*.parquet")))
-    assert len(samples) == 200 * 10 + 200  # the steady part plus the ramp's triangle
+    assert len(samples) == 200 * 6 + 200  # the steady part plus the ramp's triangle
     assert set(samples["kind"]) == {"chat", "health"}
     assert set(samples["cache"][samples["kind"] == "chat"]) == {"HIT", "MISS"}
     assert (samples["done_us"] >= samples["sent_us"]).all()
@@ -57,7 +57,7 @@ def test_embedded_stack_run_writes_the_whole_run_directory(tmp_path):
     assert series[series["metric"] == "memory_bytes"]["value"].min() > 1e6
     summary = summary_of(run_dir)
     m = summary["measurements"]
-    assert m["requests"] == 2000 and m["errors"] == 0
+    assert m["requests"] == 1200 and m["errors"] == 0
     assert abs(m["rate_rps"] - 200) / 200 < 0.02
     assert 0 < m["latency_ms"]["p50"] <= m["latency_ms"]["p95"] <= m["latency_ms"]["p99"]
     verdicts = {v["metric"]: v for v in summary["verdicts"]}
@@ -216,7 +216,7 @@ def test_prometheus_killed_mid_run_ends_incomplete_keeping_the_live_points(tmp_p
     out = tmp_path / "r"
     cli = subprocess.Popen(
         [sys.executable, "-m", "loadtests.cli", "run", "scenarios/health.yaml", "--rate", "200",
-         "--duration", "16s", "--ramp", "1s", "--out", str(out)],
+         "--duration", "13s", "--ramp", "1s", "--out", str(out)],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     progress = LineWatcher(cli.stderr)
@@ -224,7 +224,8 @@ def test_prometheus_killed_mid_run_ends_incomplete_keeping_the_live_points(tmp_p
         prometheus = _embedded_prometheus(cli)
         # The progress line (every 5 s when stderr is no terminal) shows memory and CPU from
         # Prometheus once the live poller (every 2 s) has answers; by the 10 s line it has
-        # answered several times, and 7 s of the schedule are left for the kill to land in.
+        # answered several times, and 4 s of the schedule (and the 2 s settle) are left for the
+        # kill to land in before the final pull.
         progress.wait_for(
             lambda line: _elapsed_s(line) >= 9.5 and "mem " in line and "(process)" not in line,
             "a 10 s progress line with figures from Prometheus",

@@ -71,13 +71,13 @@ def test_soak_slope_matches_the_known_leak(tmp_path):
 
 def test_spike_fails_its_stage_and_recovers(tmp_path):
     # 2 s at 600 req/s against a capacity of 400 leaves a backlog of 400 requests, which drains
-    # at 400 - 100 req/s: about 1.3 s after the spike, well inside the 13 s that follow it.
+    # at 400 - 100 req/s: about 1.3 s after the spike, well inside the 11 s that follow it.
     stages = [{"duration": "3s", "rate_rps": 100}, {"duration": "2s", "rate_rps": 600},
-              {"duration": "13s", "rate_rps": 100}]  # fmt: skip
+              {"duration": "11s", "rate_rps": 100}]  # fmt: skip
     summary = _run(tmp_path, "spike", {"stages": stages}, {"capacity_rps": 400},
                    {"spike_recovery_s": "< 10"}, stage_targets=STAGE)  # fmt: skip
     spike = summary["measurements"]["spike"]
     assert spike["stage"] == 2 and spike["spike_stage_met"] is False
     assert spike["recovered"] is True, spike
-    assert math.isfinite(spike["recovery_s"]) and 0.8 <= spike["recovery_s"] <= 7.0
+    assert math.isfinite(spike["recovery_s"]) and 0.8 <= spike["recovery_s"] <= 5.0
     assert _verdict(summary, "spike_recovery_s")["status"] == "PASS"
