@@ -15,7 +15,10 @@ import dataclasses
 import math
 import typing
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, Literal, TypeVar, get_args, get_origin
+
+from loadtests.errors import StackError
 
 __all__ = [
     "Check",
@@ -26,7 +29,9 @@ __all__ = [
     "in_range",
     "nested",
     "one_of",
+    "parse_process_args",
     "problems",
+    "process_parser",
     "setting",
     "to_argv",
 ]
@@ -138,6 +143,26 @@ def add_arguments(parser: argparse.ArgumentParser, cls: type) -> None:
             parser.add_argument(
                 _flag(f.name), type=kind, choices=choices, default=default, help=help_text
             )
+
+
+def process_parser(cls: type, prog: str, description: str) -> argparse.ArgumentParser:
+    """The parser of a stand-in process: ``--ready-file`` plus one flag per setting of ``cls``."""
+    parser = argparse.ArgumentParser(prog=prog, description=description)
+    parser.add_argument("--ready-file", type=Path, help="JSON with pid, ports and URLs, once up")
+    add_arguments(parser, cls)
+    return parser
+
+
+def parse_process_args(
+    cls: type[T], parser: argparse.ArgumentParser, argv: list[str] | None
+) -> tuple[T, Path | None]:
+    """The settings and the ready-file path from ``argv``; a failed check exits 2 naming it."""
+    ns = parser.parse_args(argv)
+    try:
+        config = from_namespace(cls, ns)
+    except StackError as exc:
+        parser.error(str(exc))
+    return config, ns.ready_file
 
 
 def from_namespace(cls: type[T], ns: argparse.Namespace) -> T:

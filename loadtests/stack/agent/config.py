@@ -13,12 +13,12 @@ from loadtests.stack.agent.upstream import DISTRIBUTIONS, Distribution
 from loadtests.stack.settings import (
     Check,
     above,
-    add_arguments,
     at_least,
-    from_namespace,
     in_range,
     one_of,
+    parse_process_args,
     problems,
+    process_parser,
     setting,
     to_argv,
 )
@@ -129,21 +129,13 @@ class AgentConfig:
 
 def build_parser() -> argparse.ArgumentParser:
     """The agent's argument parser: one flag per AgentConfig field, defaults AgentConfig's."""
-    parser = argparse.ArgumentParser(
-        prog="python -m loadtests.stack.agent",
-        description="Stand-in of the LLM Edge-Agent: cached chat completions over a fake upstream.",
+    return process_parser(
+        AgentConfig,
+        "python -m loadtests.stack.agent",
+        "Stand-in of the LLM Edge-Agent: cached chat completions over a fake upstream.",
     )
-    parser.add_argument("--ready-file", type=Path, help="JSON with pid, ports and URLs, once up")
-    add_arguments(parser, AgentConfig)
-    return parser
 
 
 def parse_agent_args(argv: list[str] | None = None) -> tuple[AgentConfig, Path | None]:
     """Read the agent's flags into a config and the ready-file path; exits 2 on bad flags."""
-    parser = build_parser()
-    ns = parser.parse_args(argv)
-    try:
-        config = from_namespace(AgentConfig, ns)
-    except StackError as exc:
-        parser.error(str(exc))
-    return config, ns.ready_file
+    return parse_process_args(AgentConfig, build_parser(), argv)

@@ -8,13 +8,13 @@ from pathlib import Path
 
 from loadtests.errors import StackError
 from loadtests.stack.settings import (
-    add_arguments,
     at_least,
-    from_namespace,
     in_range,
     nested,
     one_of,
+    parse_process_args,
     problems,
+    process_parser,
     setting,
     to_argv,
 )
@@ -85,21 +85,13 @@ class ReceiverConfig:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m loadtests.stack.otlp",
-        description="OTLP/HTTP receiver standing in for the OpenTelemetry Collector.",
+    return process_parser(
+        ReceiverConfig,
+        "python -m loadtests.stack.otlp",
+        "OTLP/HTTP receiver standing in for the OpenTelemetry Collector.",
     )
-    parser.add_argument("--ready-file", type=Path, help="JSON with pid, ports and URLs, once up")
-    add_arguments(parser, ReceiverConfig)
-    return parser
 
 
 def parse_receiver_args(argv: list[str] | None = None) -> tuple[ReceiverConfig, Path | None]:
     """Read the receiver's flags into a config and the ready-file path; exits 2 on bad flags."""
-    parser = _parser()
-    ns = parser.parse_args(argv)
-    try:
-        config = from_namespace(ReceiverConfig, ns)
-    except StackError as exc:
-        parser.error(str(exc))
-    return config, ns.ready_file
+    return parse_process_args(ReceiverConfig, _parser(), argv)
