@@ -219,7 +219,9 @@ def test_prometheus_killed_mid_run_ends_incomplete_keeping_the_live_points(tmp_p
          "--duration", "13s", "--ramp", "1s", "--out", str(out)],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
-    progress = LineWatcher(cli.stderr)
+    # One reader per pipe: the watchers read stdout and stderr to the end, so nothing else
+    # (such as communicate()) may read them too, or lines would go to whichever reads first.
+    progress, output = LineWatcher(cli.stderr), LineWatcher(cli.stdout)
     try:
         prometheus = _embedded_prometheus(cli)
         # The progress line (every 5 s when stderr is no terminal) shows memory and CPU from
@@ -231,8 +233,8 @@ def test_prometheus_killed_mid_run_ends_incomplete_keeping_the_live_points(tmp_p
             "a 10 s progress line with figures from Prometheus",
         )
         prometheus.kill()
-        stdout, _ = cli.communicate(timeout=120)
-        stderr = progress.text()
+        cli.wait(timeout=120)
+        stdout, stderr = output.text(), progress.text()
     finally:
         if cli.poll() is None:
             cli.kill()
