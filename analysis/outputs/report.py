@@ -199,6 +199,24 @@ REGRESSION_RULE = (
 )
 
 
+def _placement_rows(metadata: dict[str, Any]) -> list[tuple[str, str]]:
+    """Where each process ran: "generator CPU 1; agent, prometheus CPU 0", or why not pinned."""
+    placement = metadata.get("placement") or {}
+    if not placement:
+        return []
+    mode = placement.get("mode")
+    by_cpus: dict[str, list[str]] = {}
+    for role, cpus in (placement.get("processes") or {}).items():
+        by_cpus.setdefault(str(cpus), []).append(str(role).replace("_", " "))
+    where = "; ".join(f"{', '.join(roles)} on CPU {cpus}" for cpus, roles in by_cpus.items())
+    if mode in ("off", "shared"):
+        text = f"not pinned ({mode}); CPUs available {placement.get('available_cpus') or '?'}"
+        text += f"; {where}" if where else ""
+    else:
+        text = f"{mode}: {where}" if where else str(mode)
+    return [("placement (CPU affinity)", text)]
+
+
 def _metadata_rows(metadata: dict[str, Any]) -> list[tuple[str, str]]:
     rows: list[tuple[str, str]] = []
     for key, value in metadata.items():
@@ -247,7 +265,7 @@ def build_view(
         "regressions": list(regressions or []),
         "regression_rule": REGRESSION_RULE,
         "warnings": list(result.warnings),
-        "key_measurements": _key_measurements(measurements),
+        "key_measurements": _key_measurements(measurements) + _placement_rows(metadata),
         "percentile_head": [p.upper() if p != "p999" else "P99.9" for p in _PERCENTILES],
         "latency_rows": _latency_rows(measurements),
         "breakdowns": _breakdowns(measurements),

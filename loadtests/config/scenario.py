@@ -22,6 +22,7 @@ from analysis.contract.targets import Target, TargetSyntaxError
 from loadtests.config.validation import only_known
 from loadtests.config.variants import OverheadSpec
 from loadtests.errors import ScenarioError
+from loadtests.placement import AUTO, check_setting
 
 _DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(ms|us|h|m|s)")
 _DURATION_UNITS_S = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
@@ -75,6 +76,13 @@ class Load(_Model):
     timeout: Seconds = Field(default=10.0, gt=0)
     workers: int = Field(default=0, ge=0, le=64)
     seed: int = 1
+    # CPU affinity: auto (generator and embedded stack on their own cores), off, or GEN:STACK.
+    placement: str = AUTO
+
+    @field_validator("placement")
+    @classmethod
+    def _placement(cls, value: str) -> str:
+        return check_setting(value)
 
     def resolved_stages(self) -> tuple[Stage, ...]:
         """The schedule as stages: explicit ones, else a ramp from 0 (not judged) then steady."""

@@ -25,6 +25,7 @@ from loadtests.engine.driver import Driver, RunSink
 from loadtests.engine.mix import request_headers
 from loadtests.engine.plan import Plan
 from loadtests.errors import EXIT_INTERRUPTED, HarnessError, TargetUnreachable
+from loadtests.placement import Placement, decide
 from loadtests.recording import metadata as rundir
 from loadtests.recording.samples import LiveStats, PartWriter
 from loadtests.serverside.collector import write_collected
@@ -113,29 +114,36 @@ def run_scenario(options: RunOptions) -> RunOutcome:
     meta = rundir.Metadata.start(run_dir, scenario)
     rundir.write_scenario(run_dir, scenario)
     writer = PartWriter(run_dir)
+    workers = options.workers or scenario.load.workers
+    placement = _placement(scenario, workers, meta)
     with contextlib.ExitStack() as stack:
         base_url = scenario.target.host
         prom_url = scenario.target.prometheus
         agent_pid = None
+        pids: dict[str, int] = {}
         if base_url is None:
             _say("edgeperf: starting the embedded stand-in stack on loopback ...")
-            embedded = start_embedded_stack(
-                scenario,
-                stack,
-                run_dir,
-                with_prometheus=prom_url is None and options.with_prometheus,
-            )
+            with placement.stack_cpus():
+                embedded = start_embedded_stack(
+                    scenario,
+                    stack,
+                    run_dir,
+                    with_prometheus=prom_url is None and options.with_prometheus,
+                )
             base_url = embedded.agent_url
             prom_url = prom_url or embedded.prometheus_url
             agent_pid = embedded.pids.get("agent")
+            pids = embedded.pids
             meta.embedded = True
         else:
             meta.notes.extend(check_target(base_url))
+        placement.pin_generator()
+        stack.callback(placement.release)
+        meta.placement = placement.record(pids).as_dict()
         meta.target, meta.prometheus_url = base_url, prom_url
         meta.write()
         server = _server_side(scenario, profile, prom_url, agent_pid, meta)
         total_s = sum(s.duration for s in scenario.load.resolved_stages())
-        workers = options.workers or scenario.load.workers
         stages = scenario.load.resolved_stages()
         rates = (
             f"{scenario.load.rate_rps:g} req/s"
@@ -168,6 +176,23 @@ def run_scenario(options: RunOptions) -> RunOutcome:
         print(f"report: {run_dir / 'index.html'}")
     code = EXIT_INTERRUPTED if meta.outcome == "interrupted" else analysis.exit_code
     return RunOutcome(run_dir, code)
+
+
+def _placement(scenario: Scenario, workers: int, meta: rundir.Metadata) -> Placement:
+    """Where the generator and the embedded stack run; a setting that does not fit aborts."""
+    try:
+        placement = decide(
+            scenario.load.placement,
+            embedded=scenario.target.host is None,
+            generator_processes=max(1, workers),
+        )
+    except HarnessError as exc:
+        meta.outcome = "aborted"
+        meta.notes.append(f"aborted before the load: {exc}")
+        meta.finish()
+        raise
+    meta.notes.extend(f"placement: {note}" for note in placement.notes)
+    return placement
 
 
 def _server_side(

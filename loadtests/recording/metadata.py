@@ -82,6 +82,7 @@ class Metadata:
     outcome: str = "running"
     load: dict[str, Any] = field(default_factory=dict)
     generator: dict[str, Any] = field(default_factory=dict)
+    placement: dict[str, Any] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
 
     @classmethod
@@ -154,6 +155,7 @@ class Metadata:
             "outcome": self.outcome,
             "load": self.load,
             "generator": self.generator,
+            "placement": self.placement,
             "notes": self.notes,
         }
 
