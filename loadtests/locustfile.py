@@ -52,6 +52,10 @@ def _plan_for(environment) -> Plan:
     return Plan(host, scenario.model_dump(mode="json"), start_us)
 
 
+def _driven_by_edgeperf(environment) -> bool:
+    return bool(getattr(environment.parsed_options, "edgeperf_plan", ""))
+
+
 def _fire_locust_stats(environment):
     fire = environment.events.request.fire
 
@@ -106,7 +110,11 @@ class OpenModelUser(User):
             timeout_s=scenario.load.timeout,
             worker_index=worker_index,
             on_rows=on_rows,
-            on_request=_fire_locust_stats(environment),
+            # edgeperf reads its own rows; Locust's per-request statistics are only for a
+            # stand-alone Locust (its web UI and CSV), so edgeperf runs skip their cost.
+            on_request=None
+            if _driven_by_edgeperf(environment)
+            else _fire_locust_stats(environment),
             timing_headers=(
                 scenario.target.timing_headers.upstream_ms,
                 scenario.target.timing_headers.overhead_ms,
