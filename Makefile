@@ -24,7 +24,7 @@ RUN_ARGS = $(if $(TARGET),--host $(TARGET)) $(if $(PROMETHEUS),--prometheus $(PR
 SCENARIO_FILE = $(if $(findstring /,$(SCENARIO)),$(SCENARIO),scenarios/$(SCENARIO).yaml)
 CI_SCENARIO_FILE = $(if $(findstring /,$(CI_SCENARIO)),$(CI_SCENARIO),scenarios/$(CI_SCENARIO).yaml)
 
-.PHONY: help setup system-deps load analyze test test-fast check format bench clean overhead ci-perf report-shot
+.PHONY: help setup system-deps load analyze test test-fast check format bench clean overhead calibrate ci-perf report-shot
 
 help:
 	@echo "make load      set up, then run SCENARIO (default week1-baseline) on the embedded stack"
@@ -87,6 +87,16 @@ overhead: setup
 		$(if $(TARGET),--host $(TARGET)) $(if $(RATE),--rate $(RATE)) \
 		$(if $(DURATION),--duration $(DURATION)) --out $(REPORTS_DIR) || { code=$$?; \
 		echo "make overhead: edgeperf exited $$code (0 within, 1 exceeded, 2 inconclusive or no data)"; \
+		exit $$code; }
+
+# make calibrate: the same experiment A/A (baseline against itself); can this machine resolve the
+# budgets? 0 when the minimum detectable effect is within every budget, 2 when one is too noisy
+calibrate: setup
+	@$(BIN)/edgeperf overhead scenarios/$(OVERHEAD_SCENARIO).yaml --calibrate \
+		$(if $(PAIRS),--pairs $(PAIRS)) \
+		$(if $(TARGET),--host $(TARGET)) $(if $(RATE),--rate $(RATE)) \
+		$(if $(DURATION),--duration $(DURATION)) --out $(REPORTS_DIR) || { code=$$?; \
+		echo "make calibrate: edgeperf exited $$code (0 every budget resolvable, 2 too noisy or no data)"; \
 		exit $$code; }
 
 ci-perf: setup

@@ -22,6 +22,11 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--duration", help="override load.duration, the steady part (e.g. 20s)")
     run.add_argument("--ramp", help="override load.ramp (e.g. 5s)")
     run.add_argument("--workers", type=int, help="local Locust worker processes (0: in-process)")
+    run.add_argument(
+        "--placement",
+        help="override load.placement: auto (own cores for the generator and the embedded "
+        "stack), off, or GEN:STACK CPU lists such as 1:0",
+    )
     run.add_argument("--out", type=Path, default=Path("reports"), help="where run folders go")
     run.add_argument("--quiet", action="store_true", help="no progress line")
     overhead = sub.add_parser(
@@ -36,6 +41,14 @@ def _parser() -> argparse.ArgumentParser:
     overhead.add_argument("--pairs", type=int, help="override overhead.pairs")
     overhead.add_argument(
         "--allow-inconclusive", action="store_true", help="INCONCLUSIVE budgets do not fail"
+    )
+    overhead.add_argument(
+        "--calibrate",
+        action="store_true",
+        help="A/A calibration: baseline against itself; exit 0 when the MDE resolves every budget",
+    )
+    overhead.add_argument(
+        "--placement", help="override load.placement of every run: auto, off or GEN:STACK"
     )
     overhead.add_argument("--out", type=Path, default=Path("reports"))
     analyze = sub.add_parser("analyze", help="re-analyse a run directory and rewrite its report")
@@ -77,6 +90,7 @@ def _overrides(args: argparse.Namespace) -> dict[str, object]:
         "load.duration": args.duration,
         "load.ramp": args.ramp,
         "load.workers": args.workers,
+        "load.placement": getattr(args, "placement", None),
     }
 
 
@@ -107,6 +121,8 @@ def _overhead(args: argparse.Namespace) -> int:
         "load.ramp": args.ramp,
         "overhead.pairs": args.pairs,
         "overhead.allow_inconclusive": True if args.allow_inconclusive else None,
+        "overhead.calibrate": True if args.calibrate else None,
+        "load.placement": args.placement,
     }
     scenario = load_scenario(args.scenario, overrides)
     if scenario.overhead is None:

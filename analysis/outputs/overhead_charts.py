@@ -5,6 +5,7 @@ A spec for the one composer (``analysis.outputs.charts.render_figures``): one pa
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -20,7 +21,8 @@ _SCALE = {"memory_bytes": (1e6, "MB")}
 
 
 def plot_budget(ax: Axes, verdict: BudgetVerdict) -> None:
-    """Per-pair deltas (dots), the mean with its 95 % interval (bar) and the budget (red line)."""
+    """Per-pair deltas (dots), the mean with its 95 % interval (bar), the budget (red line); the
+    title gives the status and the minimum detectable effect."""
     scale, unit = _SCALE.get(verdict.metric, (1.0, ""))
     delta = verdict.delta
     ax.axvline(0, color="#888888", linewidth=0.8)
@@ -34,7 +36,8 @@ def plot_budget(ax: Axes, verdict: BudgetVerdict) -> None:
     ax.set_yticks([])
     ax.set_ylim(-0.6, 0.6)
     label = f"{verdict.metric} ({unit})" if unit else verdict.metric
-    ax.set_title(f"{label}: {verdict.status}", loc="left", fontsize=9)
+    mde = f", MDE {verdict.mde / scale:.3g}" if math.isfinite(verdict.mde) else ""
+    ax.set_title(f"{label}: {verdict.status}{mde}", loc="left", fontsize=9)
 
 
 def overhead_spec(verdicts: list[BudgetVerdict]) -> ChartSpec:

@@ -1,4 +1,9 @@
-"""An overhead experiment folder: per-run figures, paired deltas, budget verdicts, report."""
+"""An overhead experiment folder: per-run figures, paired deltas, budget verdicts, report.
+
+An A/A calibration folder (the plan says ``"calibration": true``: the baseline ran on both sides)
+goes through the same code; its budgets are judged on the minimum detectable effect instead
+(RESOLVES / TOO NOISY) and the experiment passes when every budget is resolvable.
+"""
 
 from __future__ import annotations
 
@@ -16,9 +21,14 @@ from analysis.outputs.overhead_charts import render_overhead_chart
 from analysis.outputs.templating import environment
 from analysis.overhead.stats import (
     INCONCLUSIVE,
+    POWER,
+    TOO_NOISY,
     BudgetVerdict,
+    aa_excludes_zero,
+    calibration_status,
     deltas_from_runs,
     judge_budget,
+    judge_calibration,
     overall_status,
 )
 from analysis.reading.errors import RunDirError
@@ -34,6 +44,10 @@ UNITS = {
     "cpu_percent": "%",  # percentage points of one core
     "network_mbps": "Mbit/s",
 }
+MDE_MEANING = (
+    "MDE: the smallest telemetry cost this experiment could tell from zero, 80 % of the time "
+    "(minimum detectable effect at the 95 % level, from the pairs' spread)"
+)
 
 
 def _number(value: Any) -> float:
@@ -78,11 +92,14 @@ def _read_json(path: Path) -> Any:
         raise RunDirError(path, f"cannot read: {exc}") from None
 
 
-def _network_figure(run: dict[str, Any], figures: dict[str, float], summary: dict) -> None:
+def _network_figure(
+    run: dict[str, Any], figures: dict[str, float], summary: dict, calibration: bool
+) -> None:
     has_otlp = "otlp_bytes_per_s" in ((summary.get("measurements") or {}).get("server") or {}).get(
         "others", {}
     )
-    if not has_otlp and run["variant"] == "treatment":
+    # In an A/A calibration the treatment side runs the baseline: no export there is a zero too.
+    if not has_otlp and run["variant"] == "treatment" and not calibration:
         figures["network_mbps"] = math.nan  # telemetry on but no export seen: not a zero
 
 
@@ -91,30 +108,41 @@ def analyze_experiment(folder: Path) -> ExperimentResult:
     plan = _read_json(folder / PLAN_FILE)
     spec = plan.get("spec") or {}
     budgets: dict[str, float] = spec.get("budgets") or {}
+    calibration = bool(plan.get("calibration", spec.get("calibrate", False)))
     rows = []
     for run in plan.get("runs", []):
         summary_path = folder / run["run_dir"] / "summary.json"
         summary = _read_json(summary_path) if summary_path.exists() else {}
         figures = run_figures(summary)
-        _network_figure(run, figures, summary)
+        _network_figure(run, figures, summary, calibration)
         for metric, value in figures.items():
             rows.append({**{k: run[k] for k in ("pair", "variant", "order", "run_dir")},
                          "metric": metric, "value": value})  # fmt: skip
     frame = pd.DataFrame(rows, columns=["pair", "variant", "order", "run_dir", "metric", "value"])
     deltas = deltas_from_runs(frame[frame["metric"].isin(budgets)]) if len(frame) else {}
-    verdicts = [judge_budget(m, float(b), deltas.get(m)) for m, b in budgets.items()]
-    status = overall_status(verdicts, bool(spec.get("allow_inconclusive", False)))
+    judge = judge_calibration if calibration else judge_budget
+    verdicts = [judge(m, float(b), deltas.get(m)) for m, b in budgets.items()]
+    if calibration:
+        status = calibration_status(verdicts)
+    else:
+        status = overall_status(verdicts, bool(spec.get("allow_inconclusive", False)))
     if plan.get("interrupted"):
         status = "INTERRUPTED"
     summary_out = {
         "scenario": plan.get("scenario"),
         "status": status,
+        "calibration": calibration,
         "pairs_planned": spec.get("pairs"),
         "runs": plan.get("runs", []),
-        "budgets": [_verdict_dict(v) for v in verdicts],
+        "budgets": [_verdict_dict(v, calibration) for v in verdicts],
         "method": (
             "per-run figures; paired deltas treatment − baseline; 95 % interval = bootstrap over "
             "pairs (expanded percentile) joined with Student's t; exact Wilcoxon signed-rank p"
+        ),
+        "mde_method": (
+            f"MDE = (t(0.975, n−1) + t({POWER:g}, n−1)) · sd / √n over the n pairs' deltas: the "
+            f"smallest true mean delta detected with {POWER * 100:.0f} % power at the 95 % "
+            "level; pairs_to_resolve (when the MDE is above the budget) brings it to half of it"
         ),
     }
     return ExperimentResult(
@@ -123,11 +151,11 @@ def analyze_experiment(folder: Path) -> ExperimentResult:
         verdicts=verdicts,
         status=status,
         exit_code=exit_code(status),
-        table=format_budget_table(verdicts, status, str(plan.get("scenario"))),
+        table=format_budget_table(verdicts, status, str(plan.get("scenario")), calibration),
     )
 
 
-def _verdict_dict(v: BudgetVerdict) -> dict[str, Any]:
+def _verdict_dict(v: BudgetVerdict, calibration: bool = False) -> dict[str, Any]:
     d = v.delta
     return {
         "metric": v.metric,
@@ -136,6 +164,11 @@ def _verdict_dict(v: BudgetVerdict) -> dict[str, Any]:
         "status": v.status,
         "reason": v.reason,
         "more_pairs": v.more_pairs,
+        "mde": None if math.isnan(v.mde) else v.mde,
+        "mde_above_budget": None if math.isnan(v.mde) else v.mde > v.budget,
+        "pairs_to_resolve": v.pairs_to_resolve,
+        # Only meaningful in an A/A calibration: an interval off zero there is order or drift.
+        "aa_excludes_zero": aa_excludes_zero(d) if calibration else None,
         "delta": None if d is None else {
             "mean": d.mean, "low": d.low, "high": d.high, "pairs": d.pairs,
             "wilcoxon_p": d.wilcoxon_p, "per_pair": list(d.deltas),
@@ -152,22 +185,53 @@ def _fmt(value: float, metric: str, sign: str = "+") -> str:
     return f"{value:{sign}.4g} {UNITS.get(metric, '')}".strip()
 
 
-def format_budget_table(verdicts: list[BudgetVerdict], status: str, name: str) -> str:
-    """Plain-text budget table for the terminal."""
-    lines = [f"{'budget':<16} {'limit':>12} {'delta':>14} {'95 % interval':>28}  status"]
+def _shows_reason(v: BudgetVerdict, calibration: bool) -> bool:
+    """Rows whose reason the terminal prints: unsettled, unresolvable, or an A/A drift."""
+    return (
+        v.status in (INCONCLUSIVE, TOO_NOISY)
+        or v.pairs_to_resolve is not None
+        or (calibration and aa_excludes_zero(v.delta))
+    )
+
+
+def format_budget_table(
+    verdicts: list[BudgetVerdict], status: str, name: str, calibration: bool = False
+) -> str:
+    """Plain-text budget table for the terminal, the MDE beside each verdict."""
+    delta_head = "A/A delta" if calibration else "delta"
+    lines = [f"A/A calibration: the baseline ran as both A and B ({name})"] if calibration else []
+    lines.append(
+        f"{'budget':<16} {'limit':>12} {delta_head:>14} {'95 % interval':>28} {'MDE':>12}  status"
+    )
     for v in verdicts:
         d = v.delta
         limit = _fmt(v.budget, v.metric)
         if d is None:
-            lines.append(f"{v.metric:<16} {limit:>12} {'—':>14} {'—':>28}  {v.status}")
+            lines.append(f"{v.metric:<16} {limit:>12} {'—':>14} {'—':>28} {'—':>12}  {v.status}")
             continue
         interval = f"[{_fmt(d.low, v.metric)}, {_fmt(d.high, v.metric)}]"
-        row = f"{v.metric:<16} {limit:>12} {_fmt(d.mean, v.metric):>14} {interval:>28}  {v.status}"
-        if v.status == INCONCLUSIVE:
+        mde = _fmt(v.mde, v.metric, "")
+        row = (
+            f"{v.metric:<16} {limit:>12} {_fmt(d.mean, v.metric):>14} {interval:>28} {mde:>12}"
+            f"  {v.status}"
+        )
+        if _shows_reason(v, calibration):
             row += f"  ({v.reason})"
         lines.append(row)
-    lines.append(f"{name} overhead: {status}")
+    lines.append(MDE_MEANING)
+    lines.append(f"{name} {'A/A calibration' if calibration else 'overhead'}: {status}")
     return "\n".join(lines)
+
+
+# The report's badge colour per budget status (the stylesheet knows pass, fail and no-data).
+_BADGE = {
+    "WITHIN": "pass",
+    "RESOLVES": "pass",
+    "EXCEEDS": "fail",
+    "INCONCLUSIVE": "incomplete",
+    "TOO NOISY": "incomplete",
+    "NO DATA": "no-data",
+}
 
 
 def render_overhead(result: ExperimentResult, chart: str | None) -> str:
@@ -185,6 +249,7 @@ def render_overhead(result: ExperimentResult, chart: str | None) -> str:
             metrics=list(UNITS),
             units=UNITS,
             fmt=_fmt,
+            badge=_BADGE,
         )
     )
 
@@ -200,6 +265,7 @@ def write_experiment(folder: Path, result: ExperimentResult) -> list[Path]:
 
 
 __all__ = [
+    "MDE_MEANING",
     "PLAN_FILE",
     "REPORT_FILE",
     "RESULT_FILE",

@@ -56,6 +56,9 @@ class OverheadSpec(BaseModel):
     pairs: int = Field(default=5, ge=2, le=100)
     settle_s: float = Field(default=5.0, ge=0, le=3600)
     allow_inconclusive: bool = False
+    # A/A calibration: the baseline variant also runs as the treatment; budgets are judged on the
+    # minimum detectable effect (RESOLVES / TOO NOISY), not on a delta.
+    calibrate: bool = False
     seed: int = 1
     budgets: dict[str, Budget] = Field(min_length=1)
     # Server-side figures need the embedded Prometheus; None: only when a budget needs them.
@@ -70,6 +73,14 @@ class OverheadSpec(BaseModel):
 
 
 SERVER_BUDGETS = ("memory_bytes", "cpu_percent", "network_mbps")
+
+
+def ab_variants(spec: OverheadSpec) -> dict[str, Variant]:
+    """What runs as "baseline" and as "treatment"; in an A/A calibration the baseline on both."""
+    return {
+        "baseline": spec.baseline,
+        "treatment": spec.baseline if spec.calibrate else spec.treatment,
+    }
 
 
 def needs_server_side(spec: OverheadSpec) -> bool:
@@ -120,6 +131,7 @@ __all__ = [
     "BUDGET_METRICS",
     "OverheadSpec",
     "Variant",
+    "ab_variants",
     "deep_merge",
     "needs_server_side",
     "reconfigure",

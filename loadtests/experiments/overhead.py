@@ -4,6 +4,10 @@ Each pair runs A and B back to back in an order drawn at random per pair (a drif
 machine then lands on both variants alike), with the same load and a settle pause between
 runs; every run is an ordinary run directory inside one experiment folder, so any run can be
 re-analysed alone and `edgeperf analyze EXPERIMENT_DIR` re-judges the whole experiment.
+
+With ``overhead.calibrate`` (``--calibrate``) it is an A/A calibration: the baseline variant runs
+on both sides (still labelled baseline and treatment, so the analysis is shared) and the plan
+records ``"calibration": true``; each budget is then judged on the minimum detectable effect.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from loadtests.config.scenario import Scenario
 from loadtests.config.variants import (
     OverheadSpec,
     Variant,
+    ab_variants,
     deep_merge,
     needs_server_side,
     reconfigure,
@@ -63,9 +68,9 @@ def _say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-def _experiment_dir(out_root: Path, name: str) -> Path:
+def _experiment_dir(out_root: Path, name: str, calibrate: bool = False) -> Path:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    path = out_root / f"{stamp}-{name}-overhead"
+    path = out_root / f"{stamp}-{name}-overhead{'-aa' if calibrate else ''}"
     try:
         path.mkdir(parents=True)
     except OSError as exc:
@@ -74,16 +79,21 @@ def _experiment_dir(out_root: Path, name: str) -> Path:
 
 
 def execute_overhead(scenario: Scenario, out_root: Path, spec: OverheadSpec) -> int:
-    """Run the interleaved experiment and judge it; the exit code follows the run contract."""
-    variants = {"baseline": spec.baseline, "treatment": spec.treatment}
+    """Run the interleaved experiment and judge it; the exit code follows the run contract.
+
+    In an A/A calibration (``spec.calibrate``) the treatment side runs the baseline variant.
+    """
+    variants = ab_variants(spec)
     steps = schedule(spec.pairs, spec.seed)
-    experiment = _experiment_dir(out_root, scenario.name)
+    experiment = _experiment_dir(out_root, scenario.name, spec.calibrate)
     plan: dict[str, Any] = {
         "scenario": scenario.name,
+        "calibration": spec.calibrate,
         "spec": spec.model_dump(mode="json"),
         "runs": [],
         "interrupted": False,
     }
+    mode = "A/A calibration, baseline on both sides: " if spec.calibrate else ""
     started = time.monotonic()
     health = f"{scenario.target.host}/health" if scenario.target.host else None
     for k, step in enumerate(steps):
@@ -91,7 +101,7 @@ def execute_overhead(scenario: Scenario, out_root: Path, spec: OverheadSpec) -> 
         left = done / k * (len(steps) - k) if k else None
         eta = f", about {left:.0f} s left" if left is not None else ""
         _say(
-            f"edgeperf overhead: run {k + 1} of {len(steps)}: pair {step.pair + 1} "
+            f"edgeperf overhead: {mode}run {k + 1} of {len(steps)}: pair {step.pair + 1} "
             f"{step.variant} (elapsed {done:.0f} s{eta})"
         )
         variant = variants[step.variant]
