@@ -28,7 +28,7 @@ from analysis.judging.verdicts import (
     run_warnings,
     verdict_measurements,
 )
-from analysis.measuring.client import judged_window, measure_client
+from analysis.measuring.client import judged_window, measure_client, not_sent_in
 from analysis.measuring.llm import llm_summary, llm_verdict_measurements, measure_llm
 from analysis.measuring.outages import find_outages
 from analysis.measuring.serverside import measure_server
@@ -70,7 +70,7 @@ def analyze(run: RunData, redactor: Redactor | None = None) -> RunAnalysis:
     redactor = redactor or Redactor()
     run = replace(run, metadata=redactor.data(run.metadata))
     window = judged_window(run.metadata, run.samples)
-    client = measure_client(run.samples, window)
+    client = measure_client(run.samples, window, not_sent_in(run.metadata, window))
     server = measure_server(run.series, run.queries, window, run.has_series)
     llm = measure_llm(run, window)
     shape = analyze_shape(run, window, server)

@@ -72,11 +72,33 @@ def _fire_locust_stats(environment):
     return on_request
 
 
+def _report_done(environment, done: dict) -> None:
+    """Hand a generator's final figures to edgeperf: in this process, or to the master."""
+    sink = getattr(environment, "edgeperf_sink", None)
+    if sink is not None:
+        sink.done(done)
+    elif isinstance(environment.runner, WorkerRunner):
+        environment.runner.send_message(DONE_MESSAGE, done)
+
+
 class OpenModelUser(User):
     """Runs this process's share of the arrival schedule, then stops."""
 
     @task
     def drive(self) -> None:
+        try:
+            self._drive()
+        except StopUser:
+            raise
+        except Exception as exc:  # Locust would rerun a failed task at once, again and again
+            _log.exception("edgeperf: the generator failed")
+            runner = self.environment.runner
+            worker = runner.worker_index if isinstance(runner, WorkerRunner) else 0
+            note = f"the generator failed and sent nothing more: {type(exc).__name__}: {exc}"
+            _report_done(self.environment, {"worker": worker, "notes": [note[:300]]})
+            raise StopUser() from None
+
+    def _drive(self) -> None:
         environment = self.environment
         runner = environment.runner
         plan = _plan_for(environment)
@@ -123,10 +145,7 @@ class OpenModelUser(User):
         environment.edgeperf_generator = generator
         stats = generator.run()
         done = {"worker": worker_index, **stats.as_dict()}
-        if sink is not None:
-            sink.done(done)
-        elif isinstance(runner, WorkerRunner):
-            runner.send_message(DONE_MESSAGE, done)
+        _report_done(environment, done)
         _log.info("edgeperf: schedule finished: %s", done)
         raise StopUser()
 

@@ -370,6 +370,8 @@ class Measurements(Record):
     service_time_ms: Percentiles = Field(default_factory=Percentiles)
     send_lag_ms: Percentiles = Field(default_factory=Percentiles)
     requests_sent: Num = None
+    not_sent: Num = None  # due in the steady window, never sent: the cap stayed full
+    offered_rps: Num = None  # (requests + not_sent) / window
     requests_total: Num = None
     bytes_received: Num = None
     errors_by_class: dict[str, int] = Field(default_factory=dict)

@@ -63,6 +63,8 @@ def build_measurements(client: ClientMeasurements, server: ServerMeasurements) -
         "service_time_ms": client.service.as_dict(),
         "send_lag_ms": {k: client.lag.get(k) for k in ("p50", "p99", "max")},
         "requests_sent": client.requests_sent,
+        "not_sent": client.not_sent,
+        "offered_rps": client.offered_rps,
         "requests_total": client.requests_total,
         "bytes_received": client.bytes_received,
         "errors_by_class": client.errors_by_class,

@@ -97,6 +97,8 @@ def overall_status(verdicts: list[Verdict], outcome: str, problems: Sequence[str
     """
     if outcome == "interrupted":
         return INTERRUPTED
+    if outcome == "watchdog":  # stopped for outliving its schedule: never a PASS or a FAIL
+        return INCOMPLETE
     statuses = {v.status for v in verdicts}
     if FAIL in statuses:
         return FAIL

@@ -90,6 +90,13 @@ class ClientMeasurements:
     cache: dict[str, int] = field(default_factory=dict)
     bytes_received: int = 0
     negative_service: int = 0
+    not_sent: int = 0  # due in the window but never sent (the cap stayed full); errors too
+
+    @property
+    def offered_rps(self) -> float:
+        """What the schedule offered in the window: requests measured plus those not sent."""
+        window = self.window
+        return (self.requests + self.not_sent) / window.duration_s if window else math.nan
 
 
 def nearest_rank_index(counts: np.ndarray | int, q: Fraction) -> np.ndarray:
@@ -195,8 +202,32 @@ def _by_kind(
     return out
 
 
-def measure_client(samples: pd.DataFrame, window: Window | None) -> ClientMeasurements:
-    """Rate, error ratio and response/service/lag percentiles of the requests in ``window``."""
+def not_sent_in(metadata: dict[str, Any], window: Window | None) -> int:
+    """Requests due in ``window`` that the generator never sent (``generator.not_sent_by_s``).
+
+    The counts are per second of the schedule (by intended time); a second counts when it
+    starts inside the window, which is exact for windows on whole seconds, as stages are.
+    """
+    by_second = (metadata.get("generator") or {}).get("not_sent_by_s") or {}
+    start_us = (metadata.get("load") or {}).get("start_us")
+    if not by_second or window is None or not isinstance(start_us, int):
+        return 0
+    return sum(
+        int(n)
+        for second, n in by_second.items()
+        if window.start_us <= start_us + int(second) * 1_000_000 < window.end_us
+    )
+
+
+def measure_client(
+    samples: pd.DataFrame, window: Window | None, not_sent: int = 0
+) -> ClientMeasurements:
+    """Rate, error ratio and response/service/lag percentiles of the requests in ``window``.
+
+    ``not_sent`` requests were due in the window but never sent: they count as errors in the
+    error ratio (and by class, as "not sent"), not in the percentiles, which only sent requests
+    have.
+    """
     total = len(samples)
     empty = Percentiles(0, {name: math.nan for name in QUANTILES})
     if total == 0 or window is None:
@@ -219,9 +250,16 @@ def measure_client(samples: pd.DataFrame, window: Window | None) -> ClientMeasur
     if requests == 0:
         reason = f"no requests with intended_us in the steady window ({window.duration_s:g} s)"
         nan = Measured(math.nan, reason=reason)
+        ratio = Measured(1.0, f"{not_sent:,} requests due but not sent") if not_sent else nan
         return ClientMeasurements(
-            window, 0, requests_sent, 0, total, rate, nan, empty, empty, empty, reason
-        )
+            window, 0, requests_sent, 0, total, rate, ratio, empty, empty, empty, reason,
+            errors_by_class={"not sent": not_sent} if not_sent else {}, not_sent=not_sent,
+        )  # fmt: skip
+    if not_sent:
+        source += f" and {not_sent:,} due but not sent (counted as errors)"
+    by_class = category_counts(samples["error"], mask)
+    if not_sent:
+        by_class = dict(sorted({**by_class, "not sent": not_sent}.items(), key=lambda kv: -kv[1]))
     service = samples["service_us"].to_numpy()[mask]
     return ClientMeasurements(
         window=window,
@@ -230,16 +268,17 @@ def measure_client(samples: pd.DataFrame, window: Window | None) -> ClientMeasur
         errors=errors,
         requests_total=total,
         rate_rps=rate,
-        error_ratio=Measured(errors / requests, source),
+        error_ratio=Measured((errors + not_sent) / (requests + not_sent), source),
         response=percentiles_ms(np.sort(samples["response_us"].to_numpy()[mask])),
         service=percentiles_ms(np.sort(service)),
         lag=percentiles_ms(np.sort(samples["lag_us"].to_numpy()[mask])),
-        errors_by_class=category_counts(samples["error"], mask),
+        errors_by_class=by_class,
         by_kind=_by_kind(samples, mask, failed, window.duration_s),
         models=category_counts(samples["model"], mask),
         cache=category_counts(samples["cache"], mask),
         bytes_received=int(samples["bytes"].to_numpy()[mask].sum()),
         negative_service=int((service < 0).sum()),
+        not_sent=not_sent,
     )
 
 
@@ -253,6 +292,7 @@ __all__ = [
     "failed_mask",
     "judged_window",
     "measure_client",
+    "not_sent_in",
     "nearest_rank_index",
     "percentiles_ms",
 ]

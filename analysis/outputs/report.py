@@ -70,6 +70,7 @@ def _key_measurements(m: Measurements) -> list[tuple[str, str]]:
     source = "—" if window.source is None else window.source
     rows = [
         ("achieved rate", format_value(m.rate_rps, "req/s")),
+        *filter(None, [_not_sent_row(m)]),
         *filter(None, [goodput_row(m)]),
         ("requests in steady window", format_count(m.requests)),
         ("errors in steady window", format_count(m.errors)),
@@ -91,6 +92,18 @@ def _key_measurements(m: Measurements) -> list[tuple[str, str]]:
             )
         )
     return rows
+
+
+def _not_sent_row(m: Measurements) -> tuple[str, str] | None:
+    """Offered beside taken, when the target could not take what the schedule offered."""
+    if not m.not_sent:
+        return None
+    return (
+        "not sent (concurrency cap full)",
+        f"offered {format_value(m.offered_rps, 'req/s')}, the target took "
+        f"{format_value(m.rate_rps, 'req/s')}: {format_count(m.not_sent)} requests due in the "
+        "steady window were never sent (counted as errors)",
+    )
 
 
 def _percent(ratio: float | None) -> float | None:

@@ -26,6 +26,14 @@ from loadtests.recording.samples import Columns, LiveStats, PartWriter
 ProgressFn = Callable[[LiveStats, float], None]
 _START_LEAD_S = 0.5  # the schedule starts this long after the runner is told to start
 _WORKER_START_LEAD_S = 1.5
+DRAIN_GRACE_S = 1.0  # in-flight requests get the request timeout plus this after the schedule
+WATCHDOG_MARGIN_S = 10.0  # past schedule + drain + this, the run is stopped
+WATCHDOG_NOTE = "watchdog"
+
+
+def drain_s(scenario: dict[str, Any]) -> float:
+    """How long in-flight requests may run on after the schedule: the request timeout + grace."""
+    return float((scenario.get("load") or {}).get("timeout", 10.0)) + DRAIN_GRACE_S
 
 
 class RunSink:
@@ -54,6 +62,7 @@ class DriveResult:
     interrupted: bool
     start_epoch_us: int
     notes: list[str] = field(default_factory=list)
+    watchdog: bool = False  # the run outlived schedule + drain + margin and was stopped
 
 
 def _free_port() -> int:
@@ -140,8 +149,19 @@ class Driver:
                 self._start_local(env, plan)
             t0 = plan.start_epoch_us / 1e6
             stop_deadline: float | None = None
+            watchdog_s = total_s + drain_s(self._plan.scenario) + WATCHDOG_MARGIN_S
             while not self._sink.finished.wait(timeout=1.0):
-                self._progress(self._sink.live, max(0.0, time.time() - t0))
+                elapsed_s = max(0.0, time.time() - t0)
+                self._progress(self._sink.live, elapsed_s)
+                if elapsed_s > watchdog_s and stop_deadline is None:
+                    notes.append(
+                        f"{WATCHDOG_NOTE}: the run outlived its {total_s:g} s schedule, the "
+                        f"{drain_s(self._plan.scenario):g} s drain and a {WATCHDOG_MARGIN_S:g} s "
+                        "margin; it was stopped and what was measured is kept"
+                    )
+                    self.stop()
+                    self._interrupted = False
+                    stop_deadline = time.monotonic() + 3.0
                 if self._interrupted and stop_deadline is None:
                     stop_deadline = time.monotonic() + 3.0
                 if stop_deadline is not None and time.monotonic() > stop_deadline:
@@ -150,7 +170,10 @@ class Driver:
                 if self._workers and any(p.poll() is not None for p in self._procs):
                     notes.append("a Locust worker process exited before the end of the schedule")
                     break
-            return DriveResult(self._sink.generators, self._interrupted, plan.start_epoch_us, notes)
+            watchdog = any(note.startswith(WATCHDOG_NOTE) for note in notes)
+            return DriveResult(
+                self._sink.generators, self._interrupted, plan.start_epoch_us, notes, watchdog
+            )
         finally:
             for handler in handlers:
                 handler.cancel()
@@ -164,4 +187,4 @@ class Driver:
                     proc.wait()
 
 
-__all__ = ["DriveResult", "Driver", "RunSink"]
+__all__ = ["DRAIN_GRACE_S", "WATCHDOG_NOTE", "DriveResult", "Driver", "RunSink", "drain_s"]

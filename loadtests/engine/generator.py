@@ -64,6 +64,10 @@ class GeneratorStats:
     cap_waits: int = 0
     max_in_flight: int = 0
     cancelled: int = 0
+    # Due but never sent (the cap was full past the timeout, or at the schedule's end), by
+    # second of the schedule (intended time); string keys, as JSON keeps them.
+    not_sent: int = 0
+    not_sent_by_s: dict[str, int] = field(default_factory=dict)
     cpu_s: float = 0.0
     wall_s: float = 0.0
     notes: list[str] = field(default_factory=list)
@@ -125,6 +129,7 @@ class OpenModelGenerator:
         self._start_epoch_us = start_epoch_us
         self._mix = mix
         self._cap = max_concurrency
+        self._late_us = int(timeout_s * 1e6)
         self._worker = worker_index
         self._on_rows = on_rows
         self._on_request = on_request
@@ -163,21 +168,35 @@ class OpenModelGenerator:
 
     # -- hub side ---------------------------------------------------------------------------
     def _drain(self) -> None:
-        """Start every due request the cap allows; the rest wait for a finishing request."""
+        """Start every due request the cap allows; the rest wait for a finishing request.
+
+        A request that waited for the cap longer than the request timeout, or was still waiting
+        when the schedule ended, is not sent late: it is counted as not sent (k6's dropped
+        iterations), so the run ends on schedule however slow the target is.
+        """
         due = self._due
+        oldest_us = self._clock.now_us() - self._late_us
         while due and len(self._in_flight) < self._cap:
             intended_us = due.popleft()
             if self._waiting:
                 self._waiting -= 1
             if intended_us is None:
-                self._schedule_done.set()
-                if not self._in_flight:
-                    self._idle.set()
+                self._end_schedule()
                 return
             self.stats.scheduled += 1
+            if intended_us < oldest_us:
+                self._not_sent(intended_us)
+                continue
             self._in_flight.add(gevent.spawn_raw(self._send, intended_us))
         if len(self._in_flight) > self.stats.max_in_flight:
             self.stats.max_in_flight = len(self._in_flight)
+        if due and due[-1] is None:  # the schedule is over: what still waits is not sent
+            while (intended := due.popleft()) is not None:
+                self.stats.scheduled += 1
+                self._not_sent(intended)
+            self._waiting = 0
+            self._end_schedule()
+            return
         if due and len(due) > self._waiting:  # requests that found the cap full when due
             self.stats.cap_waits += len(due) - self._waiting
             self._waiting = len(due)

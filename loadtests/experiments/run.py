@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import socket
+import ssl
 import sys
 import time
 from collections.abc import Callable
@@ -21,7 +22,8 @@ from loadtests.config.profiles import (
     with_profile_name,
 )
 from loadtests.config.scenario import Scenario
-from loadtests.engine.driver import Driver, RunSink
+from loadtests.engine.client import tls_context
+from loadtests.engine.driver import Driver, RunSink, drain_s
 from loadtests.engine.mix import request_headers
 from loadtests.engine.plan import Plan
 from loadtests.errors import EXIT_INTERRUPTED, HarnessError, TargetUnreachable
@@ -47,20 +49,28 @@ def _say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-def _progress_printer(total_s: float, quiet: bool, server_text: Callable[[], str] = str):
+def _progress_printer(
+    total_s: float, quiet: bool, server_text: Callable[[], str] = str, drain_s: float = 0.0
+):
     tty = sys.stderr.isatty()
     last_line = [0.0]
 
     def show(live: LiveStats, elapsed_s: float) -> None:
         if quiet:
             return
-        line = (
-            f"[{min(elapsed_s, total_s):6.1f}s / {total_s:.0f}s]"
-            f" rate {live.recent_rate_rps():7.1f} req/s"
-            f"  p95 {live.recent_p95_ms():8.3f} ms  requests {live.requests}  errors {live.errors}"
-        )
-        server = server_text()
-        line += f"  {server}" if server else ""
+        counts = f"requests {live.requests}  errors {live.errors}"
+        if elapsed_s > total_s:  # the schedule is over: say so, and until when at most
+            line = (
+                f"[{elapsed_s:6.1f}s / {total_s:.0f}s] schedule done; draining the requests "
+                f"in flight, at most until {total_s + drain_s:.0f}s  {counts}"
+            )
+        else:
+            line = (
+                f"[{elapsed_s:6.1f}s / {total_s:.0f}s] rate {live.recent_rate_rps():7.1f} req/s"
+                f"  p95 {live.recent_p95_ms():8.3f} ms  {counts}"
+            )
+            server = server_text()
+            line += f"  {server}" if server else ""
         if tty:
             print("\r" + line, end="", file=sys.stderr, flush=True)
         elif elapsed_s - last_line[0] >= 5.0:
@@ -70,28 +80,59 @@ def _progress_printer(total_s: float, quiet: bool, server_text: Callable[[], str
     return show
 
 
-def check_target(base_url: str, timeout_s: float = 5.0) -> list[str]:
-    """Fail fast, before any load, when nothing accepts connections at the target.
+def check_target(
+    base_url: str, timeout_s: float = 5.0, *, ca_file: str | None = None, insecure: bool = False
+) -> list[str]:
+    """Fail fast, before any load, when nothing accepts connections at the target or, for an
+    https:// target, its TLS handshake fails with the client's settings (``tls_context``).
 
     A target that accepts connections but answers /health badly (5xx, garbage, nothing) is
     measured, not refused: that is what a performance run is for. Returns notes about it.
     """
     parts = urlsplit(base_url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
+    host = parts.hostname or "127.0.0.1"
+    tls = tls_context(ca_file, insecure) if parts.scheme == "https" else None
+    port = parts.port or (443 if tls is not None else 80)
     try:
-        socket.create_connection((parts.hostname or "127.0.0.1", port), timeout=timeout_s).close()
+        sock = socket.create_connection((host, port), timeout=timeout_s)
     except OSError as exc:
         raise TargetUnreachable(
             f"target {base_url} is not reachable ({exc.strerror or type(exc).__name__}); "
             "no load was sent. Check --host, or leave it out to use the embedded stand-in."
         ) from None
+    with sock:
+        if tls is not None:
+            _check_tls(base_url, tls, sock, host, ca_file)
     try:
-        response = httpx.get(f"{base_url}/health", timeout=min(timeout_s, 2.0))
+        response = httpx.get(
+            f"{base_url}/health", timeout=min(timeout_s, 2.0), verify=tls if tls else True
+        )
     except httpx.HTTPError as exc:
         return [f"before the load, {base_url}/health failed: {type(exc).__name__}: {exc}"[:300]]
     if response.status_code >= 400:
         return [f"before the load, {base_url}/health answered HTTP {response.status_code}"]
     return []
+
+
+def _check_tls(
+    base_url: str, tls: ssl.SSLContext, sock: socket.socket, host: str, ca_file: str | None
+) -> None:
+    """A TLS handshake on ``sock``; a failure raises TargetUnreachable in one sentence."""
+    try:
+        tls.wrap_socket(sock, server_hostname=host).close()
+    except ssl.SSLCertVerificationError as exc:
+        reason = (exc.verify_message or exc.reason or "certificate rejected").rstrip(".")
+        with_ca = f", CA file {ca_file}" if ca_file else ""
+        raise TargetUnreachable(
+            f"target {base_url} failed TLS verification ({reason}{with_ca}); "
+            "pass --ca-file with its CA or --insecure; no load was sent"
+        ) from None
+    except OSError as exc:  # ssl.SSLError included: no TLS there, or a broken handshake
+        reason = getattr(exc, "reason", None) or exc.strerror or type(exc).__name__
+        raise TargetUnreachable(
+            f"target {base_url} did not complete a TLS handshake ({reason}); "
+            "is it served over https? no load was sent"
+        ) from None
 
 
 @dataclass(frozen=True)
@@ -136,7 +177,8 @@ def run_scenario(options: RunOptions) -> RunOutcome:
             pids = embedded.pids
             meta.embedded = True
         else:
-            meta.notes.extend(check_target(base_url))
+            tls = {"ca_file": scenario.target.ca_file, "insecure": scenario.target.insecure}
+            meta.notes.extend(check_target(base_url, **tls))
         placement.pin_generator()
         stack.callback(placement.release)
         meta.placement = placement.record(pids).as_dict()
@@ -156,7 +198,9 @@ def run_scenario(options: RunOptions) -> RunOutcome:
         )
         sink = RunSink(writer, LiveStats(), expected_done=max(1, workers))
         plan = Plan(base_url, scenario.model_dump(mode="json"), 0)
-        progress = _progress_printer(total_s, options.quiet, server.live_text)
+        progress = _progress_printer(
+            total_s, options.quiet, server.live_text, drain_s(plan.scenario)
+        )
         driver = Driver(plan, sink, workers, progress)
         try:
             with server.observing():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import platform
 import subprocess
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib.metadata import PackageNotFoundError, version
@@ -68,6 +69,15 @@ def _harness_version() -> str:
         return "unknown"
 
 
+def _merged_counts(counts: Iterable[dict[str, int]]) -> dict[str, int]:
+    """Per-second counts of several generators added up, in second order."""
+    total: dict[str, int] = {}
+    for one in counts:
+        for second, n in one.items():
+            total[second] = total.get(second, 0) + int(n)
+    return dict(sorted(total.items(), key=lambda item: int(item[0])))
+
+
 @dataclass
 class Metadata:
     """metadata.json of one run; ``write()`` rewrites it atomically at each step."""
@@ -126,7 +136,9 @@ class Metadata:
             "max_concurrency": scenario.load.max_concurrency,
             "cap_waits": sum(g.get("cap_waits", 0) for g in gens),
             "max_in_flight": sum(g.get("max_in_flight", 0) for g in gens),
-            "workers": gens,
+            "not_sent": sum(g.get("not_sent", 0) for g in gens),
+            "not_sent_by_s": _merged_counts(g.get("not_sent_by_s") or {} for g in gens),
+            "workers": [{k: v for k, v in g.items() if k != "not_sent_by_s"} for g in gens],
         }
         self.notes.extend(result.notes)
         for g in gens:
@@ -134,6 +146,8 @@ class Metadata:
         if result.interrupted:
             self.outcome = "interrupted"
             self.notes.append("the run was interrupted; what was measured until then is kept")
+        elif getattr(result, "watchdog", False):
+            self.outcome = "watchdog"
 
     def finish(self) -> None:
         if self.outcome == "running":

@@ -14,6 +14,7 @@ from analysis.measuring.client import (
     judged_window,
     measure_client,
     nearest_rank_index,
+    not_sent_in,
     percentiles_ms,
 )
 from analysis.reading.rundir import load_run
@@ -155,3 +156,32 @@ def test_by_kind_rate_and_cache_hit_share(tmp_path):
     assert chat["rate_rps"] == 90.0 and health["rate_rps"] == 10.0  # 10 s window
     assert chat["cache_hits"] == 600 and round(chat["cache_hit_percent"], 6) == round(200 / 3, 6)
     assert health["cache_hits"] == 0 and health["cache_hit_percent"] is None
+
+
+def test_requests_not_sent_count_as_errors_in_their_window(tmp_path):
+    # 10 s steady window at 100 req/s; seconds 2 and 3 also had 50 and 30 requests due that
+    # were never sent, and second 12 (after the window) had 99 more.
+    meta = metadata(
+        judge_start_us=T0_US + 1 * S_US,
+        judge_end_us=T0_US + 11 * S_US,
+        generator={"not_sent": 179, "not_sent_by_s": {"2": 50, "3": 30, "12": 99}},
+    )
+    run = load_run(write_run(tmp_path, samples(steady(1100), response_us=1000), meta=meta))
+    window = judged_window(run.metadata, run.samples)
+    assert not_sent_in(run.metadata, window) == 80
+    client = measure_client(run.samples, window, not_sent_in(run.metadata, window))
+    assert (client.requests, client.errors, client.not_sent) == (1000, 0, 80)
+    assert client.error_ratio.value == pytest.approx(80 / 1080)
+    assert client.errors_by_class == {"not sent": 80}
+    assert client.offered_rps == pytest.approx(108.0)
+    assert client.rate_rps.value == pytest.approx(100.0)  # what was sent, not what was due
+    assert client.response.count == 1000  # only sent requests have a latency
+
+
+def test_a_window_where_nothing_was_sent_is_all_errors(tmp_path):
+    meta = metadata(generator={"not_sent": 500, "not_sent_by_s": {"0": 500}})
+    run = load_run(write_run(tmp_path, samples(steady(10, start_us=T0_US + 20 * S_US)), meta=meta))
+    window = judged_window(run.metadata, run.samples)
+    client = measure_client(run.samples, window, not_sent_in(run.metadata, window))
+    assert client.requests == 0 and client.error_ratio.value == 1.0
+    assert client.errors_by_class == {"not sent": 500}
