@@ -1,10 +1,11 @@
 """Metric profiles: which PromQL measures each server-side metric on a given stack.
 
-A profile is a YAML file in scenarios/profiles/ (see embedded.yaml for the format). A scenario
-picks one with ``metrics.profile`` and may replace single queries with ``metrics.queries``; when
-it names none, the run takes "embedded" for the embedded stand-in stack (no ``target.host``) and
-"edge-agent-compose" for any other target. That default is resolved when the run starts, by
-``resolve_profile``, and written back into the run's scenario.yaml.
+A profile is a YAML file in scenarios/profiles/ (see embedded.yaml for the format), installed as
+package data (loadtests/config/shipped.py). A scenario picks one with ``metrics.profile`` and may
+replace single queries with ``metrics.queries``; when it names none, the run takes "embedded" for
+the embedded stand-in stack (no ``target.host``) and "edge-agent-compose" for any other target.
+That default is resolved when the run starts, by ``resolve_profile``, and written back into the
+run's scenario.yaml.
 """
 
 from __future__ import annotations
@@ -18,12 +19,11 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-import loadtests
 from analysis.contract.schema import SERIES_METRIC_UNITS
 from loadtests.config.scenario import Scenario, Seconds
+from loadtests.config.shipped import shipped_profiles_dir
 from loadtests.errors import ScenarioError
 
-PROFILES_DIR = Path(loadtests.__file__).resolve().parent.parent / "scenarios" / "profiles"
 EMBEDDED_PROFILE = "embedded"
 COMPOSE_PROFILE = "edge-agent-compose"
 # Replaced by the whole collection window (e.g. "74s") in a counter query.
@@ -124,10 +124,11 @@ def entry_problems(metric: str, kind: str, unit: str | None, promql: str) -> lis
     return problems
 
 
-def profile_path(name_or_path: str, profiles_dir: Path = PROFILES_DIR) -> Path:
-    """A profile name's file in ``profiles_dir``, or the path itself when it looks like one."""
+def profile_path(name_or_path: str, profiles_dir: Path | None = None) -> Path:
+    """A profile name's file in ``profiles_dir`` (default: the shipped profiles), or the path
+    itself when it looks like one."""
     if _NAME_RE.match(name_or_path) and not name_or_path.endswith((".yaml", ".yml")):
-        return profiles_dir / f"{name_or_path}.yaml"
+        return (profiles_dir or shipped_profiles_dir()) / f"{name_or_path}.yaml"
     return Path(name_or_path)
 
 
@@ -169,7 +170,7 @@ def default_profile_name(scenario: Scenario) -> str:
     return EMBEDDED_PROFILE if scenario.target.host is None else COMPOSE_PROFILE
 
 
-def resolve_profile(scenario: Scenario, profiles_dir: Path = PROFILES_DIR) -> Profile:
+def resolve_profile(scenario: Scenario, profiles_dir: Path | None = None) -> Profile:
     """The scenario's profile with its overrides applied; raise ScenarioError on a bad one.
 
     An override keeps the profile's kind for its metric; for a metric the profile lacks, a query
@@ -205,7 +206,6 @@ def with_profile_name(scenario: Scenario, name: str) -> Scenario:
 __all__ = [
     "COMPOSE_PROFILE",
     "EMBEDDED_PROFILE",
-    "PROFILES_DIR",
     "WINDOW",
     "Profile",
     "ProfileQuery",

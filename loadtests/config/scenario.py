@@ -19,6 +19,7 @@ from pydantic import (
 
 from analysis.contract.schema import SERIES_METRIC_UNITS, STAGE_TARGET_METRICS, VERDICT_METRICS
 from analysis.contract.targets import Target, TargetSyntaxError
+from loadtests.config.shipped import shipped_scenario, shipped_scenario_names
 from loadtests.config.validation import only_known
 from loadtests.config.variants import OverheadSpec
 from loadtests.errors import ScenarioError
@@ -343,12 +344,22 @@ def _location(loc: tuple[int | str, ...]) -> str:
 
 
 def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> Scenario:
-    """Read a scenario file, apply ``overrides`` (dotted keys), validate; raise ScenarioError."""
+    """Read a scenario file, apply ``overrides`` (dotted keys), validate; raise ScenarioError.
+
+    A path that is no file but names a shipped scenario ("health", "scenarios/health.yaml")
+    reads the shipped one, so an installed copy runs them from any directory.
+    """
     path = Path(path)
+    if not path.is_file():
+        path = shipped_scenario(path) or path
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise ScenarioError(f"{path}: scenario file not found") from None
+        shipped = ", ".join(shipped_scenario_names()) or "none installed"
+        raise ScenarioError(
+            f"{path}: scenario file not found; give a scenario YAML file or the name of a "
+            f"shipped scenario ({shipped})"
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError(f"{path}: cannot read scenario file: {exc}") from None
     try:

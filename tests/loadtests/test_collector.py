@@ -8,7 +8,7 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from loadtests.config.profiles import PROFILES_DIR, Profile, ProfileQuery
+from loadtests.config.profiles import Profile, ProfileQuery
 from loadtests.errors import PrometheusError, QueryRejected
 from loadtests.serverside.collector import (
     collect_instant,
@@ -146,7 +146,7 @@ class _DeadApi:
 
 def test_prometheus_unreachable_before_the_load_gives_error_records():
     queries = {"memory_bytes": ProfileQuery("memory_bytes", "gauge", "bytes", "rss")}
-    profile = Profile("p", PROFILES_DIR / "p.yaml", 1.0, 2.0, queries)
+    profile = Profile("p", Path("p.yaml"), 1.0, 2.0, queries)
     server = ServerSide(profile, "http://127.0.0.1:9", [], api=_DeadApi)  # type: ignore[arg-type]
     server.check()
     assert "not reachable" in server.unreachable
@@ -161,7 +161,7 @@ def test_prometheus_unreachable_before_the_load_gives_error_records():
 
 def test_without_a_prometheus_url_the_queries_are_skipped():
     queries = {"memory_bytes": ProfileQuery("memory_bytes", "gauge", "bytes", "rss")}
-    profile = Profile("p", PROFILES_DIR / "p.yaml", 1.0, 2.0, queries)
+    profile = Profile("p", Path("p.yaml"), 1.0, 2.0, queries)
     server = ServerSide(profile, None, [])
     server.check()
     assert server.settle_s == 0.0

@@ -9,13 +9,13 @@ import yaml
 
 from analysis.contract.schema import SERIES_METRIC_UNITS
 from loadtests.config.profiles import (
-    PROFILES_DIR,
     default_profile_name,
     load_profile_file,
     resolve_profile,
     with_profile_name,
 )
 from loadtests.config.scenario import Scenario, load_scenario
+from loadtests.config.shipped import shipped_profiles_dir
 from loadtests.errors import EXIT_CANNOT_JUDGE, ScenarioError
 
 REQUESTS = [{"kind": "health", "weight": 1, "path": "/health"}]
@@ -42,7 +42,7 @@ def _profile(tmp_path: Path, **changes) -> Path:
 
 @pytest.mark.parametrize("name", ["embedded", "edge-agent-compose"])
 def test_shipped_profiles_load_and_define_the_judged_metrics(name):
-    profile = load_profile_file(PROFILES_DIR / f"{name}.yaml")
+    profile = load_profile_file(shipped_profiles_dir() / f"{name}.yaml")
     assert {"memory_bytes", "cpu_percent", "otlp_export_success"} <= set(profile.metrics)
     assert {"otlp_bytes_per_s", "agent_request_rate_rps", "cache_hit_percent"} <= set(
         profile.metrics
@@ -54,7 +54,7 @@ def test_shipped_profiles_load_and_define_the_judged_metrics(name):
 
 
 def test_compose_profile_matches_collector_counters_with_or_without_total():
-    query = load_profile_file(PROFILES_DIR / "edge-agent-compose.yaml").metrics
+    query = load_profile_file(shipped_profiles_dir() / "edge-agent-compose.yaml").metrics
     otlp = query["otlp_export_success"].query
     assert '{__name__=~"otelcol_receiver_accepted_spans(_total)?"' in otlp
     for item in ("log_records", "metric_points"):

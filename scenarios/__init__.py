@@ -1,0 +1,1 @@
+"""The shipped scenarios and metric profiles, as package data (see loadtests/config/shipped.py)."""
