@@ -27,6 +27,14 @@ def _parser() -> argparse.ArgumentParser:
         help="override load.placement: auto (own cores for the generator and the embedded "
         "stack), off, or GEN:STACK CPU lists such as 1:0",
     )
+    run.add_argument(
+        "--ca-file", help="override target.ca_file: PEM CA bundle to verify an https:// host with"
+    )
+    run.add_argument(
+        "--insecure",
+        action="store_true",
+        help="set target.insecure: do not verify an https:// host's certificate",
+    )
     run.add_argument("--out", type=Path, default=Path("reports"), help="where run folders go")
     run.add_argument("--quiet", action="store_true", help="no progress line")
     overhead = sub.add_parser(
@@ -91,6 +99,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, object]:
         "load.ramp": args.ramp,
         "load.workers": args.workers,
         "load.placement": getattr(args, "placement", None),
+        "target.ca_file": getattr(args, "ca_file", None),
+        "target.insecure": True if getattr(args, "insecure", False) else None,
     }
 
 

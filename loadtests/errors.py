@@ -21,7 +21,7 @@ class ScenarioError(HarnessError):
 
 
 class TargetUnreachable(HarnessError):
-    """The target did not answer its health check before the load."""
+    """Before the load, the target did not accept a connection or failed its TLS handshake."""
 
 
 class StackError(HarnessError):

@@ -141,6 +141,8 @@ class OpenModelUser(User):
                 scenario.target.timing_headers.upstream_ms,
                 scenario.target.timing_headers.overhead_ms,
             ),
+            ca_file=scenario.target.ca_file,
+            insecure=scenario.target.insecure,
         )
         environment.edgeperf_generator = generator
         stats = generator.run()

@@ -53,6 +53,9 @@ SAMPLE_COLUMNS: dict[str, tuple[str, str]] = {
     # Timing the target reports about itself in response headers (scenario target.timing_headers).
     "upstream_us": ("int64", "upstream (provider) time the target reported; -1 when not reported"),
     "overhead_us": ("int64", "the target's own proxy overhead as it reported it; -1 when not"),
+    # Set-up of the connection the request opened (still inside the latency, which runs from
+    # intended_us); runs written before it existed lack it.
+    "connect_us": ("int64", "TCP connect + TLS handshake time of a new connection; -1: reused"),
 }
 
 # Columns a reader fills with these values when an older run directory lacks them.
@@ -62,6 +65,7 @@ SAMPLE_DEFAULTS: dict[str, int] = {
     "tokens": 0,
     "upstream_us": -1,
     "overhead_us": -1,
+    "connect_us": -1,
 }
 
 SERIES_COLUMNS: dict[str, tuple[str, str]] = {

@@ -178,6 +178,8 @@ class Generator(Record):
     max_concurrency: Num = None
     cap_waits: Num = None
     max_in_flight: Num = None
+    connections_opened: Num = None
+    connect_ms: Percentiles = Field(default_factory=Percentiles)  # TCP connect + TLS handshake
 
 
 class KindFigures(Record):

@@ -99,6 +99,9 @@ def generator_figures(metadata: dict[str, Any], client: ClientMeasurements) -> d
         "max_concurrency": generator.get("max_concurrency"),
         "cap_waits": generator.get("cap_waits"),
         "max_in_flight": generator.get("max_in_flight"),
+        # Whole run; none recorded (runs before connect_us existed) reads as unknown, not 0.
+        "connections_opened": client.connect.count or None,
+        "connect_ms": {k: client.connect.get(k) for k in ("p50", "p99", "max")},
     }
 
 

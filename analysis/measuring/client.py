@@ -91,6 +91,7 @@ class ClientMeasurements:
     bytes_received: int = 0
     negative_service: int = 0
     not_sent: int = 0  # due in the window but never sent (the cap stayed full); errors too
+    connect: Percentiles = field(default_factory=Percentiles)  # set-up of opened connections
 
     @property
     def offered_rps(self) -> float:
@@ -219,6 +220,12 @@ def not_sent_in(metadata: dict[str, Any], window: Window | None) -> int:
     )
 
 
+def connection_setup(samples: pd.DataFrame) -> Percentiles:
+    """TCP connect + TLS handshake of every connection the run opened (their ``count``)."""
+    connect = samples["connect_us"].to_numpy()
+    return percentiles_ms(np.sort(connect[connect >= 0]), ("p50", "p99", "max"))
+
+
 def measure_client(
     samples: pd.DataFrame, window: Window | None, not_sent: int = 0
 ) -> ClientMeasurements:
@@ -254,6 +261,7 @@ def measure_client(
         return ClientMeasurements(
             window, 0, requests_sent, 0, total, rate, ratio, empty, empty, empty, reason,
             errors_by_class={"not sent": not_sent} if not_sent else {}, not_sent=not_sent,
+            connect=connection_setup(samples),
         )  # fmt: skip
     if not_sent:
         source += f" and {not_sent:,} due but not sent (counted as errors)"
@@ -279,6 +287,7 @@ def measure_client(
         bytes_received=int(samples["bytes"].to_numpy()[mask].sum()),
         negative_service=int((service < 0).sum()),
         not_sent=not_sent,
+        connect=connection_setup(samples),
     )
 
 
@@ -289,6 +298,7 @@ __all__ = [
     "Percentiles",
     "Window",
     "category_counts",
+    "connection_setup",
     "failed_mask",
     "judged_window",
     "measure_client",

@@ -91,6 +91,15 @@ def _key_measurements(m: Measurements) -> list[tuple[str, str]]:
                 f"{format_count(generator.cap_waits)}",
             )
         )
+    if generator.connections_opened:
+        setup = generator.connect_ms
+        rows.append(
+            (
+                "connections opened (whole run)",
+                f"{format_count(generator.connections_opened)}; TCP connect + TLS "
+                f"P50 {format_value(setup.p50, 'ms')}, P99 {format_value(setup.p99, 'ms')}",
+            )
+        )
     return rows
 
 

@@ -110,6 +110,7 @@ def _part(first: int, count: int, spec: SyntheticRun) -> pa.Table:
             "tokens": np.zeros(count, dtype=np.int32),
             "upstream_us": np.full(count, -1, dtype=np.int64),
             "overhead_us": np.full(count, -1, dtype=np.int64),
+            "connect_us": np.full(count, -1, dtype=np.int64),
         },
         schema=_SCHEMA,
     )

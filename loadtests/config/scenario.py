@@ -248,6 +248,22 @@ class TargetSpec(_Model):
     # only the name travels or is written anywhere, never the value.
     api_key_env: str | None = Field(default=None, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     timing_headers: TimingHeaders = TimingHeaders()
+    # TLS of an https:// host: trust this CA bundle (PEM) instead of the system's CAs, or, with
+    # insecure, verify neither the certificate nor the host name.
+    ca_file: str | None = None
+    insecure: bool = False
+
+    @field_validator("ca_file")
+    @classmethod
+    def _ca_file(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        path = Path(value).expanduser()
+        if not path.is_file():
+            raise ValueError(
+                f"CA file {value} does not exist; give the PEM file of the target's CA"
+            )
+        return str(path.resolve())  # absolute: the plan names the same file in every worker
 
     @field_validator("host", "prometheus")
     @classmethod

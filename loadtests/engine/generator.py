@@ -16,6 +16,7 @@ import ctypes
 import gc
 import resource
 import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -86,6 +87,10 @@ def classify_error(exc: BaseException) -> str:
         return "connection reset"
     if isinstance(exc, ConnectionClosed):
         return "connection closed"
+    if isinstance(exc, ssl.SSLCertVerificationError):  # also a ValueError: before that test
+        return "tls verification"
+    if isinstance(exc, ssl.SSLError):
+        return "tls error"
     if isinstance(exc, HttpProtocolError | ValueError | UnicodeDecodeError):
         return "malformed response"
     if isinstance(exc, socket.gaierror):
@@ -122,6 +127,8 @@ class OpenModelGenerator:
         flush_interval_s: float = 1.0,
         clock: Clock | None = None,
         timing_headers: tuple[str | None, str | None] = (None, None),
+        ca_file: str | None = None,
+        insecure: bool = False,
     ) -> None:
         self._upstream_header = (timing_headers[0] or "").lower()
         self._overhead_header = (timing_headers[1] or "").lower()
@@ -135,7 +142,9 @@ class OpenModelGenerator:
         self._on_request = on_request
         self._flush_interval_s = flush_interval_s
         self._clock = clock or Clock()
-        self._client = Http1Pool(base_url, timeout_s, self._clock.now_us)
+        self._client = Http1Pool(
+            base_url, timeout_s, self._clock.now_us, ca_file=ca_file, insecure=insecure
+        )
         self._due: collections.deque[int | None] = collections.deque()
         self._in_flight: set[gevent.Greenlet] = set()
         self._schedule_done = gevent.event.Event()
@@ -203,7 +212,7 @@ class OpenModelGenerator:
 
     def _send(self, intended_us: int) -> None:
         req = self._mix.next()
-        status, nbytes, cache, error, ttfb_us = 0, 0, "", "", -1
+        status, nbytes, cache, error, ttfb_us, connect_us = 0, 0, "", "", -1, -1
         upstream_us = overhead_us = -1
         now = self._clock.now_us
         tokens = TokenClock(now) if req.stream else None
@@ -212,6 +221,7 @@ class OpenModelGenerator:
         try:
             response = self._client.request(req.raw, tokens.feed if tokens else None)
             ttfb_us, status, nbytes = response.ttfb_us, response.status, response.body_bytes
+            connect_us = response.connect_us
             cache = response.headers.get("x-cache-status", "")
             upstream_us = _header_us(response.headers, self._upstream_header)
             overhead_us = _header_us(response.headers, self._overhead_header)
@@ -242,7 +252,8 @@ class OpenModelGenerator:
         )
         self._rows.append(
             (intended_us, sent_us, ttfb_us, done_us, status, req.kind, req.model, error,
-             nbytes, cache, self._worker, first_us, last_us, count, upstream_us, overhead_us)
+             nbytes, cache, self._worker, first_us, last_us, count, upstream_us, overhead_us,
+             connect_us)
         )  # fmt: skip
         if self._on_request is not None:
             self._on_request(req, (done_us - intended_us) / 1000.0, nbytes, error, exc)

@@ -105,7 +105,7 @@ def check_target(
             _check_tls(base_url, tls, sock, host, ca_file)
     try:
         response = httpx.get(
-            f"{base_url}/health", timeout=min(timeout_s, 2.0), verify=tls if tls else True
+            f"{base_url}/health", timeout=min(timeout_s, 2.0), verify=True if tls is None else tls
         )
     except httpx.HTTPError as exc:
         return [f"before the load, {base_url}/health failed: {type(exc).__name__}: {exc}"[:300]]
@@ -177,8 +177,10 @@ def run_scenario(options: RunOptions) -> RunOutcome:
             pids = embedded.pids
             meta.embedded = True
         else:
-            tls = {"ca_file": scenario.target.ca_file, "insecure": scenario.target.insecure}
-            meta.notes.extend(check_target(base_url, **tls))
+            target = scenario.target
+            meta.notes.extend(
+                check_target(base_url, ca_file=target.ca_file, insecure=target.insecure)
+            )
         placement.pin_generator()
         stack.callback(placement.release)
         meta.placement = placement.record(pids).as_dict()
