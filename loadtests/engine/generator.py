@@ -210,6 +210,16 @@ class OpenModelGenerator:
             self.stats.cap_waits += len(due) - self._waiting
             self._waiting = len(due)
 
+    def _end_schedule(self) -> None:
+        self._schedule_done.set()
+        if not self._in_flight:
+            self._idle.set()
+
+    def _not_sent(self, intended_us: int) -> None:
+        self.stats.not_sent += 1
+        second = str(max(0, intended_us - self._start_epoch_us) // 1_000_000)
+        self.stats.not_sent_by_s[second] = self.stats.not_sent_by_s.get(second, 0) + 1
+
     def _send(self, intended_us: int) -> None:
         req = self._mix.next()
         status, nbytes, cache, error, ttfb_us, connect_us = 0, 0, "", "", -1, -1
@@ -235,16 +245,6 @@ class OpenModelGenerator:
             error = classify_error(caught)
         done_us = now()
         self.stats.sent += 1
-    def _end_schedule(self) -> None:
-        self._schedule_done.set()
-        if not self._in_flight:
-            self._idle.set()
-
-    def _not_sent(self, intended_us: int) -> None:
-        self.stats.not_sent += 1
-        second = str(max(0, intended_us - self._start_epoch_us) // 1_000_000)
-        self.stats.not_sent_by_s[second] = self.stats.not_sent_by_s.get(second, 0) + 1
-
         if tokens is not None and not error and not tokens.done:
             error = "stream incomplete"  # a stream that ended without its [DONE] event
         first_us, last_us, count = (
