@@ -29,6 +29,7 @@ from analysis.judging.verdicts import (
     verdict_measurements,
 )
 from analysis.measuring.client import judged_window, measure_client, not_sent_in
+from analysis.measuring.interrupted import ran_window, unjudged
 from analysis.measuring.llm import llm_summary, llm_verdict_measurements, measure_llm
 from analysis.measuring.outages import find_outages
 from analysis.measuring.serverside import measure_server
@@ -69,17 +70,20 @@ def analyze(run: RunData, redactor: Redactor | None = None) -> RunAnalysis:
     """
     redactor = redactor or Redactor()
     run = replace(run, metadata=redactor.data(run.metadata))
-    window = judged_window(run.metadata, run.samples)
+    ran = ran_window(run.metadata, run.samples, judged_window(run.metadata, run.samples))
+    window = ran.window  # of an interrupted run, the part of the steady window that ran
     client = measure_client(run.samples, window, not_sent_in(run.metadata, window))
     server = measure_server(run.series, run.queries, window, run.has_series)
     llm = measure_llm(run, window)
     shape = analyze_shape(run, window, server)
     measured = verdict_measurements(client, server) | llm_verdict_measurements(llm)
     measured |= shape_verdict_measurements(shape)
+    if ran.nothing_judged:  # interrupted before the steady window: NO DATA, never a PASS
+        measured = unjudged(measured, ran.note)
     verdicts = judge(run.targets, measured)
     status = overall_status(verdicts, run.metadata.get("outcome", "unknown"), server.problems)
     outages = find_outages(run.samples, int((run.metadata.get("load") or {}).get("start_us") or 0))
-    warnings = [o.describe() for o in outages]
+    warnings = [*filter(None, [ran.note]), *(o.describe() for o in outages)]
     warnings += run_warnings(run.metadata, client, run.targets, server.problems)
     extra = llm_summary(llm, client.by_kind) | shape_measurements(shape)
     extra["outages"] = [asdict(o) for o in outages]

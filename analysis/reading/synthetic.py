@@ -2,7 +2,9 @@
 
 The load is a linear ramp from 0 to ``rate_rps`` over ``ramp_s`` (not judged), then steady at
 ``rate_rps`` (judged) until ``rows`` requests have been scheduled. Server series are sampled every
-5 s (finer for short runs). Everything is deterministic for a given ``seed``.
+5 s (finer for short runs). Everything is deterministic for a given ``seed``. With ``planned_s``
+the metadata plans a longer steady window than the rows fill, as a run interrupted part-way
+(``outcome="interrupted"``) records it.
 """
 
 from __future__ import annotations
@@ -64,6 +66,7 @@ class SyntheticRun:
     model_names: tuple[str, ...] = _MODELS
     notes: tuple[str, ...] = ()
     outcome: str = "completed"
+    planned_s: float | None = None  # a steady window longer than the rows fill: interrupted
     name: str = "synthetic"
     targets: tuple[tuple[str, str], ...] = tuple(WEEK1_TARGETS.items())
 
@@ -149,7 +152,9 @@ def write_synthetic_run(run_dir: Path, spec: SyntheticRun = SyntheticRun()) -> P
         pq.write_table(table, samples_dir / f"part-{part:05d}.parquet")
     ramp_end = START_US + round(spec.ramp_s * 1e6)
     end = START_US + int(_intended_offsets_us(spec.rows - 1, 1, spec)[0]) + 1
-    end = max(end, ramp_end + 1)
+    end = ran_end = max(end, ramp_end + 1)
+    if spec.planned_s is not None:  # metadata keeps the plan; samples and series what ran
+        end = ramp_end + round(spec.planned_s * 1e6)
     rate = spec.rate_rps
     stages = [
         {
@@ -182,7 +187,7 @@ def write_synthetic_run(run_dir: Path, spec: SyntheticRun = SyntheticRun()) -> P
             "stages": stages,
             "rows": spec.rows,
         },
-        "generator": {"cpu_s": 1.0, "wall_s": (end - START_US) / 1e6, "max_concurrency": 1000},
+        "generator": {"cpu_s": 1.0, "wall_s": (ran_end - START_US) / 1e6, "max_concurrency": 1000},
         "notes": list(spec.notes),
     }
     (run_dir / METADATA_FILE).write_text(json.dumps(metadata, indent=2), encoding="utf-8")
@@ -196,10 +201,10 @@ def write_synthetic_run(run_dir: Path, spec: SyntheticRun = SyntheticRun()) -> P
     )
     if spec.series:
         (run_dir / SERIES_FILE).parent.mkdir(parents=True, exist_ok=True)
-        pq.write_table(_series(START_US, end, spec.seed), run_dir / SERIES_FILE)
+        pq.write_table(_series(START_US, ran_end, spec.seed), run_dir / SERIES_FILE)
         queries = [
             {"metric": m, "source": "prometheus", "query": q, "start": START_US / 1e6,
-             "end": end / 1e6, "step_s": _step_s(START_US, end), "status": "ok",
+             "end": ran_end / 1e6, "step_s": _step_s(START_US, ran_end), "status": "ok",
              "error": None, "points": 1}
             for m, q in _QUERIES.items()
         ]  # fmt: skip
