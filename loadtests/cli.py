@@ -6,7 +6,13 @@ import argparse
 import sys
 from pathlib import Path
 
-from loadtests.errors import EXIT_CANNOT_JUDGE, EXIT_INTERRUPTED, HarnessError, ScenarioError
+from loadtests.errors import (
+    EXIT_CANNOT_JUDGE,
+    EXIT_INTERRUPTED,
+    HarnessError,
+    Interrupted,
+    ScenarioError,
+)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -106,9 +112,14 @@ def _overrides(args: argparse.Namespace) -> dict[str, object]:
 
 def _run(args: argparse.Namespace) -> int:
     # Locust's gevent must patch the standard library before anything opens sockets or ssl.
+    import gevent
     from gevent import monkey
 
     monkey.patch_all()
+    # A Ctrl-C that lands in gevent's hub is still raised here, but the hub would first print
+    # it as a bare "KeyboardInterrupt" and a timestamp; main() says what was interrupted.
+    hub = gevent.get_hub()
+    hub.NOT_ERROR = (*hub.NOT_ERROR, KeyboardInterrupt)
     from loadtests.config.scenario import load_scenario
     from loadtests.experiments.run import RunOptions, execute
 
@@ -186,6 +197,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "overhead":
             return _overhead(args)
         return _analyze(args)
+    except Interrupted as exc:  # Ctrl-C before the load: says when, and that nothing ran
+        print(f"edgeperf: {exc}", file=sys.stderr)
+        return exc.exit_code
     except HarnessError as exc:
         print(f"edgeperf: error: {exc}", file=sys.stderr)
         return exc.exit_code

@@ -24,6 +24,12 @@ class TargetUnreachable(HarnessError):
     """Before the load, the target did not accept a connection or failed its TLS handshake."""
 
 
+class Interrupted(HarnessError):
+    """Ctrl-C (SIGINT) before the load began: nothing was measured (the message says when)."""
+
+    exit_code = EXIT_INTERRUPTED
+
+
 class StackError(HarnessError):
     """The embedded stack (stand-in, Prometheus) could not be started."""
 

@@ -136,6 +136,9 @@ def _missing_reason(
     metric: str, has_series: bool, series: pd.DataFrame, queries: tuple[dict[str, Any], ...]
 ) -> str:
     source, problem = query_source(queries, metric)
+    problem = problem.removeprefix("not tried: ")
+    if problem.startswith("Prometheus at "):  # one sentence naming it and its address already
+        return problem
     if problem:
         return f"the query for {metric} gave no data: {problem}"
     if not has_series:

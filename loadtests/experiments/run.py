@@ -26,9 +26,12 @@ from loadtests.engine.client import tls_context
 from loadtests.engine.driver import Driver, RunSink, drain_s
 from loadtests.engine.mix import request_headers
 from loadtests.engine.plan import Plan
-from loadtests.errors import EXIT_INTERRUPTED, HarnessError, TargetUnreachable
+from loadtests.errors import EXIT_INTERRUPTED, HarnessError, Interrupted, TargetUnreachable
+from loadtests.failures import failure_sentence
+from loadtests.interrupts import deferred_interrupt
 from loadtests.placement import Placement, decide
 from loadtests.recording import metadata as rundir
+from loadtests.recording.harnesslog import harness_log
 from loadtests.recording.samples import LiveStats, PartWriter
 from loadtests.serverside.collector import write_collected
 from loadtests.serverside.session import ServerSide, processes_for
@@ -97,8 +100,8 @@ def check_target(
         sock = socket.create_connection((host, port), timeout=timeout_s)
     except OSError as exc:
         raise TargetUnreachable(
-            f"target {base_url} is not reachable ({exc.strerror or type(exc).__name__}); "
-            "no load was sent. Check --host, or leave it out to use the embedded stand-in."
+            f"{failure_sentence(f'target {base_url}', exc, timeout_s)}; no load was sent. "
+            "Check --host, or leave it out to use the embedded stand-in."
         ) from None
     with sock:
         if tls is not None:
@@ -108,7 +111,8 @@ def check_target(
             f"{base_url}/health", timeout=min(timeout_s, 2.0), verify=True if tls is None else tls
         )
     except httpx.HTTPError as exc:
-        return [f"before the load, {base_url}/health failed: {type(exc).__name__}: {exc}"[:300]]
+        failed = failure_sentence(f"{base_url}/health", exc, min(timeout_s, 2.0))
+        return [f"before the load, {failed}"]
     if response.status_code >= 400:
         return [f"before the load, {base_url}/health answered HTTP {response.status_code}"]
     return []
@@ -158,19 +162,25 @@ def run_scenario(options: RunOptions) -> RunOutcome:
     workers = options.workers or scenario.load.workers
     placement = _placement(scenario, workers, meta)
     with contextlib.ExitStack() as stack:
+        stack.enter_context(harness_log(run_dir))  # the detail behind the plain messages
         base_url = scenario.target.host
         prom_url = scenario.target.prometheus
         agent_pid = None
         pids: dict[str, int] = {}
         if base_url is None:
-            _say("edgeperf: starting the embedded stand-in stack on loopback ...")
-            with placement.stack_cpus():
-                embedded = start_embedded_stack(
-                    scenario,
-                    stack,
-                    run_dir,
-                    with_prometheus=prom_url is None and options.with_prometheus,
-                )
+            try:  # a Ctrl-C is acted on once every process started is in ``stack``
+                with deferred_interrupt() as interrupted, placement.stack_cpus():
+                    _say("edgeperf: starting the embedded stand-in stack on loopback ...")
+                    embedded = start_embedded_stack(
+                        scenario,
+                        stack,
+                        run_dir,
+                        with_prometheus=prom_url is None and options.with_prometheus,
+                    )
+            except KeyboardInterrupt:  # a second Ctrl-C, at once
+                raise _stopped(meta, "while starting the embedded stack") from None
+            if interrupted():  # unwinding ``stack`` stops the processes
+                raise _stopped(meta, "while starting the embedded stack")
             base_url = embedded.agent_url
             prom_url = prom_url or embedded.prometheus_url
             agent_pid = embedded.pids.get("agent")
@@ -222,6 +232,14 @@ def run_scenario(options: RunOptions) -> RunOutcome:
         print(f"report: {run_dir / 'index.html'}")
     code = EXIT_INTERRUPTED if meta.outcome == "interrupted" else analysis.exit_code
     return RunOutcome(run_dir, code)
+
+
+def _stopped(meta: rundir.Metadata, when: str) -> Interrupted:
+    """A Ctrl-C before the load: the run directory says so, the CLI prints it and exits 130."""
+    meta.outcome = "interrupted"
+    meta.notes.append(f"interrupted {when}; nothing was measured")
+    meta.finish()
+    return Interrupted(f"interrupted {when}; nothing was measured")
 
 
 def _placement(scenario: Scenario, workers: int, meta: rundir.Metadata) -> Placement:

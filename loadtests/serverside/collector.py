@@ -22,6 +22,7 @@ import pyarrow.parquet as pq
 from analysis.contract.atomic import write_atomic, write_text_atomic
 from analysis.contract.schema import QUERIES_FILE, SERIES_COLUMNS, SERIES_FILE
 from loadtests.errors import PrometheusError, QueryRejected
+from loadtests.failures import log_unexpected
 from loadtests.serverside.promapi import InstantQuery, RangeQuery
 
 Row = tuple[float, str, str, str, float]
@@ -60,6 +61,14 @@ def _finish(record: dict[str, Any], values: list[float]) -> None:
         )
 
 
+def harness_failure(metric: str, exc: Exception) -> str:
+    """A failure of the harness itself while asking for ``metric``: named, detail logged."""
+    return log_unexpected(
+        f"the query for {metric} failed inside the harness ({type(exc).__name__}; see harness.log)",
+        exc,
+    )
+
+
 def _run_each(
     queries: dict[str, str],
     base: Callable[[str, str], dict[str, Any]],
@@ -77,11 +86,10 @@ def _run_each(
         try:
             got = ask(metric, promql)
         except Exception as exc:  # noqa: BLE001 - any failure is reported as NO DATA later
+            error = str(exc) if isinstance(exc, PrometheusError) else harness_failure(metric, exc)
             if isinstance(exc, PrometheusError) and exc.unreachable:
-                gone = str(exc)
-                record.update(status="error", error=gone[:500])
-            else:
-                record.update(status="error", error=f"{type(exc).__name__}: {exc}"[:500])
+                gone = error
+            record.update(status="error", error=error[:500])
             continue
         rows += got
         _finish(record, [row[4] for row in got])
@@ -225,6 +233,7 @@ __all__ = [
     "collect_instant",
     "collect_range",
     "frame",
+    "harness_failure",
     "labels_json",
     "merge",
     "skipped",

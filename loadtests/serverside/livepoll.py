@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from loadtests.errors import PrometheusError
-from loadtests.serverside.collector import Collected, Row, frame, labels_json
+from loadtests.serverside.collector import Collected, Row, frame, harness_failure, labels_json
 from loadtests.serverside.promapi import InstantQuery
 
 SOURCE = "prometheus-live"
@@ -73,7 +73,7 @@ class LivePoller:
                 result = self._query(promql, None)
             except Exception as exc:  # noqa: BLE001 - a failed poll is kept as a reason
                 known = isinstance(exc, PrometheusError)
-                self._errors[metric] = str(exc) if known else f"{type(exc).__name__}: {exc}"
+                self._errors[metric] = str(exc) if known else harness_failure(metric, exc)
                 if isinstance(exc, PrometheusError) and exc.unreachable:
                     self.failing = str(exc)
                     self._latest.clear()

@@ -17,6 +17,7 @@ from typing import Any
 import psutil
 
 from loadtests.errors import ScenarioError
+from loadtests.failures import log_unexpected
 from loadtests.serverside.collector import Collected, Row, frame, labels_json
 
 SOURCE = "process"
@@ -51,6 +52,15 @@ def _name(proc: psutil.Process) -> str:
         return proc.name()
     except psutil.Error:
         return ""
+
+
+def _lost(exc: psutil.Error) -> str:
+    """Why a process can no longer be sampled, in words (psutil's own text goes to the log)."""
+    if isinstance(exc, psutil.AccessDenied):
+        return "could not be read (access denied)"
+    if isinstance(exc, psutil.NoSuchProcess):  # ZombieProcess too
+        return "exited"
+    return log_unexpected(f"could not be read ({type(exc).__name__}; see harness.log)", exc)
 
 
 class ProcessSampler:
@@ -89,7 +99,7 @@ class ProcessSampler:
                     times = proc.cpu_times()
             except psutil.Error as exc:
                 when = now - (self._started_s or now)
-                self._gone[proc.pid] = f"{type(exc).__name__} at +{when:.1f} s"
+                self._gone[proc.pid] = f"{_lost(exc)} at +{when:.1f} s"
                 continue
             cpu_s = times.user + times.system
             labels = self._labels[proc.pid]
@@ -133,7 +143,7 @@ class ProcessSampler:
         first = (
             datetime.fromtimestamp(self._started_s, UTC).isoformat() if self._started_s else None
         )
-        gone = "; ".join(f"process {pid} gone: {why}" for pid, why in self._gone.items())
+        gone = "; ".join(f"process {pid} {why}" for pid, why in self._gone.items())
         what = {"memory_bytes": "RSS", "cpu_percent": "CPU (user + system), % of one core,"}
         records: list[dict[str, Any]] = []
         for metric in ("memory_bytes", "cpu_percent"):

@@ -14,6 +14,7 @@ from prometheus_api_client import PrometheusApiClientException, PrometheusConnec
 from urllib3.util.retry import Retry
 
 from loadtests.errors import PrometheusError
+from loadtests.failures import failure_sentence, log_unexpected
 
 # (promql, evaluation time in epoch seconds or None for now) -> [{"metric": {...}, "value": [t, v]}]
 InstantQuery = Callable[[str, float | None], list[dict[str, Any]]]
@@ -22,21 +23,25 @@ RangeQuery = Callable[[str, datetime, datetime, float], list[dict[str, Any]]]
 UNREACHABLE = "unreachable"
 
 
-def _rejection(exc: PrometheusApiClientException) -> PrometheusError:
-    """Turn the client's "HTTP Status Code N (b'{json}')" message into errorType and error."""
+def _rejection(exc: PrometheusApiClientException, url: str) -> PrometheusError:
+    """Turn the client's "HTTP Status Code N (b'{json}')" message into errorType and error.
+
+    Prometheus's own JSON error (PromQL it cannot run) is kept as it says; any other answer
+    becomes "Prometheus at URL answered HTTP N", with the body in the log.
+    """
     text = str(exc)
     match = re.match(r"HTTP Status Code (\d+) \((b?)(['\"])(.*)\3\)$", text, re.S)
     if not match:
-        return PrometheusError(text[:300], "error")
+        rejected = log_unexpected(f"Prometheus at {url} rejected the query", exc)
+        return PrometheusError(rejected, "error")
     status, raw = match.group(1), match.group(4)
     try:
         body = json.loads(raw.encode().decode("unicode_escape") if match.group(2) else raw)
     except ValueError:
-        return PrometheusError(
-            f"HTTP {status}, not Prometheus JSON: {raw[:200]!r}", f"http {status}"
-        )
+        body = None
     if not isinstance(body, dict):
-        return PrometheusError(f"HTTP {status}: {raw[:200]!r}", f"http {status}")
+        answered = log_unexpected(f"Prometheus at {url} answered HTTP {status}", exc)
+        return PrometheusError(answered, f"http {status}")
     error_type = str(body.get("errorType") or f"http {status}")
     return PrometheusError(f"{error_type}: {body.get('error')}", error_type)
 
@@ -62,22 +67,19 @@ class PrometheusAPI:
         )
 
     def _call(self, query: Callable[[], Any]) -> Any:
+        subject = f"Prometheus at {self.url}"
         try:
             return query()
-        except requests.exceptions.Timeout:
+        except requests.exceptions.RequestException as exc:  # refused, timed out, reset ...
             raise PrometheusError(
-                f"Prometheus at {self.url} did not answer within {self.timeout_s:g} s", UNREACHABLE
-            ) from None
-        except requests.exceptions.RequestException as exc:
-            raise PrometheusError(
-                f"Prometheus at {self.url} is not reachable ({type(exc).__name__}: {exc})"[:400],
-                UNREACHABLE,
+                failure_sentence(subject, exc, self.timeout_s), UNREACHABLE
             ) from None
         except PrometheusApiClientException as exc:
-            raise _rejection(exc) from None
+            raise _rejection(exc, self.url) from None
         except ValueError as exc:  # a 200 answer that is not Prometheus JSON
             raise PrometheusError(
-                f"{self.url} answered, but not Prometheus JSON: {exc}", "http 200"
+                log_unexpected(f"{subject} answered, but not with Prometheus JSON", exc),
+                "http 200",
             ) from None
 
     def instant(self, promql: str, at_s: float | None = None) -> list[dict[str, Any]]:

@@ -86,8 +86,8 @@ class ServerSide:
             self.unreachable = validate_queries(queries, api.instant, origins)
         if self.unreachable:
             self.notes.append(
-                f"Prometheus did not answer before the load ({self.unreachable}); the load went "
-                "ahead and the server-side rows are NO DATA"
+                f"{self.unreachable} before the load; the load went ahead and the server-side "
+                "rows are NO DATA"
             )
 
     @contextlib.contextmanager
@@ -133,8 +133,8 @@ class ServerSide:
         if self.prometheus_url is None:
             parts = [skipped(every, "no Prometheus URL given (--prometheus)", info=info)]
         elif self.unreachable:
-            reason = f"Prometheus did not answer before the load: {self.unreachable}"
-            parts = [skipped(every, reason, status="error", info=info)]
+            # the sentence naming Prometheus, its address and what it did: the NO DATA reason
+            parts = [skipped(every, self.unreachable, status="error", info=info)]
         else:
             step_s = self.profile.scrape_interval_s
             with self._api(self.prometheus_url, PULL_TIMEOUT_S) as api:

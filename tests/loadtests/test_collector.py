@@ -20,7 +20,7 @@ from loadtests.serverside.livepoll import LivePoller, live_text
 from loadtests.serverside.session import ServerSide
 
 T0 = 1_700_000_000.0
-GONE = PrometheusError("Prometheus at http://127.0.0.1:9 is not reachable", "unreachable")
+GONE = PrometheusError("Prometheus at http://127.0.0.1:9 refused the connection", "unreachable")
 
 
 def _range_answer(promql, start, end, step_s):
@@ -115,7 +115,7 @@ def test_live_poller_keeps_what_it_saw_after_prometheus_dies():
     assert list(got.series["source"]) == ["prometheus-live"] * 2
     record = got.queries[0]
     assert (record["status"], record["points"], record["polls"]) == ("ok", 2, 3)
-    assert "not reachable" in record["error"]
+    assert record["error"] == str(GONE)
     assert poller.latest() == {}
 
 
@@ -149,13 +149,15 @@ def test_prometheus_unreachable_before_the_load_gives_error_records():
     profile = Profile("p", Path("p.yaml"), 1.0, 2.0, queries)
     server = ServerSide(profile, "http://127.0.0.1:9", [], api=_DeadApi)  # type: ignore[arg-type]
     server.check()
-    assert "not reachable" in server.unreachable
-    assert "did not answer before the load" in server.notes[0]
+    assert server.unreachable == str(GONE)
+    assert server.notes == [
+        f"{GONE} before the load; the load went ahead and the server-side rows are NO DATA"
+    ]
     with server.observing():
         assert server.live_text() == ""
     got = server.collect(T0, T0 + 10)
     assert [(r["source"], r["status"]) for r in got.queries] == [("prometheus", "error")]
-    assert "did not answer before the load" in got.queries[0]["error"]
+    assert got.queries[0]["error"] == str(GONE)  # the NO DATA reason: one plain sentence
     assert got.queries[0]["kind"] == "gauge" and got.queries[0]["profile"] == "p"
 
 

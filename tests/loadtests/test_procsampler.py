@@ -76,4 +76,5 @@ def test_a_process_that_exits_mid_run_is_an_error_with_its_samples_kept(child):
     sampler.sample_once()
     got = sampler.collected()
     assert len(got.series) == 1
-    assert got.queries[0]["status"] == "error" and "gone" in got.queries[0]["error"]
+    assert got.queries[0]["status"] == "error"
+    assert got.queries[0]["error"] == f"process {proc.pid} exited at +0.0 s"

@@ -23,6 +23,7 @@ from tests.loadtests.conftest import (
     start_bench_target,
     stop,
     summary_of,
+    wait_until,
     write_scenario,
 )
 
@@ -150,7 +151,10 @@ def test_unreachable_target_fails_fast(tmp_path):
         "run", str(scenario), "--host", f"http://127.0.0.1:{port}", "--out", str(tmp_path)
     )
     assert result.returncode == 2
-    assert "not reachable" in result.stderr and "Traceback" not in result.stderr
+    assert f"target http://127.0.0.1:{port} refused the connection; no load was sent" in (
+        result.stderr
+    )
+    assert "Traceback" not in result.stderr and "Errno" not in result.stderr
     assert time.monotonic() - started < 20
 
 
@@ -200,6 +204,51 @@ def test_sigint_stops_the_load_and_keeps_what_was_measured(tmp_path, bench_targe
     assert samples["sent_us"].max() / 1e6 < signalled_s + 2.0  # the load stopped within 2 s
     assert len(samples) == summary["measurements"]["requests_total"]  # every sample kept
     assert "INTERRUPTED" in stdout
+
+
+def _note_children(cli: subprocess.Popen, seen: dict[int, tuple[psutil.Process, str]]) -> None:
+    """Add every process under ``cli`` not yet in ``seen`` (pid -> process, command line)."""
+    with contextlib.suppress(psutil.Error):
+        for child in psutil.Process(cli.pid).children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                seen.setdefault(child.pid, (child, " ".join(child.cmdline())))
+
+
+def test_sigint_while_the_embedded_stack_starts_stops_it_and_measures_nothing(tmp_path):
+    out = tmp_path / "r"
+    cli = subprocess.Popen(
+        [sys.executable, "-m", "loadtests.cli", "run", "scenarios/health.yaml", "--rate", "50",
+         "--duration", "3s", "--ramp", "0s", "--out", str(out), "--quiet"],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    progress, output = LineWatcher(cli.stderr), LineWatcher(cli.stdout)
+    seen: dict[int, tuple[psutil.Process, str]] = {}
+    try:
+        # The line is printed once the start-up takes Ctrl-C at a safe point; the first process
+        # of the stack shows the start-up is under way.
+        progress.wait_for(lambda line: "starting the embedded" in line, "the start-up line")
+        wait_until(lambda: _note_children(cli, seen) or seen, "a process of the stack")
+        cli.send_signal(signal.SIGINT)
+        wait_until(lambda: _note_children(cli, seen) or cli.poll() is not None, "edgeperf's exit")
+        stdout, stderr = output.text(), progress.text()
+    finally:
+        if cli.poll() is None:
+            cli.kill()
+    assert cli.returncode == 130, stderr
+    assert stderr.splitlines() == [
+        "edgeperf: starting the embedded stand-in stack on loopback ...",
+        "edgeperf: interrupted while starting the embedded stack; nothing was measured",
+    ]
+    assert stdout == ""
+    commands = [command for _, command in seen.values()]
+    assert any("loadtests.stack" in command for command in commands), commands
+    alive = [command for proc, command in seen.values() if proc.is_running()]
+    assert alive == [], "left running after the interrupt"
+    run_dir = only_run_dir(out)
+    meta = json.loads((run_dir / "metadata.json").read_text())
+    assert meta["outcome"] == "interrupted"
+    assert "interrupted while starting the embedded stack; nothing was measured" in meta["notes"]
+    assert not (run_dir / "summary.json").exists() and not list(run_dir.glob("samples/*"))
 
 
 def _embedded_prometheus(cli: subprocess.Popen, timeout_s: float = 60) -> psutil.Process:
@@ -258,7 +307,7 @@ def test_prometheus_killed_mid_run_ends_incomplete_keeping_the_live_points(tmp_p
     assert {v["status"] for v in summary["verdicts"]} <= {"PASS", "FAIL"}, summary["verdicts"]
     rows = {v["metric"]: v["status"] for v in summary["verdicts"]}
     assert rows["error_rate"] == "PASS" and rows["request_rate_rps"] == "PASS"
-    assert any("not reachable" in w for w in summary["warnings"])
+    assert any("refused the connection" in w for w in summary["warnings"]), summary["warnings"]
     series = pd.read_parquet(run_dir / "prometheus" / "series.parquet")
     live = series[series["source"] == "prometheus-live"]
     assert {"memory_bytes", "cpu_percent"} <= set(live["metric"])
