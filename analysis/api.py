@@ -26,6 +26,7 @@ from analysis.judging.verdicts import (
     judge,
     overall_status,
     run_warnings,
+    stall_decided,
     verdict_measurements,
 )
 from analysis.measuring.client import judged_window, measure_client, not_sent_in
@@ -33,6 +34,8 @@ from analysis.measuring.interrupted import ran_window, unjudged
 from analysis.measuring.llm import llm_summary, llm_verdict_measurements, measure_llm
 from analysis.measuring.outages import find_outages
 from analysis.measuring.serverside import measure_server
+from analysis.measuring.stalls import attribute, find_stalls, stall_summary, stall_warnings
+from analysis.measuring.timeseries import time_origin_us
 from analysis.outputs.chartdata import ChartInputs, chart_inputs
 from analysis.outputs.charts import render_charts
 from analysis.outputs.ci import render_junit, render_summary_md
@@ -80,16 +83,21 @@ def analyze(run: RunData, redactor: Redactor | None = None) -> RunAnalysis:
     measured |= shape_verdict_measurements(shape)
     if ran.nothing_judged:  # interrupted before the steady window: NO DATA, never a PASS
         measured = unjudged(measured, ran.note)
-    verdicts = judge(run.targets, measured)
+    stalls = find_stalls(run.samples, run.metadata)
+    attribution = attribute(run.samples, window, stalls)
+    verdicts = stall_decided(judge(run.targets, measured), run.targets, attribution)
     status = overall_status(verdicts, run.metadata.get("outcome", "unknown"), server.problems)
     outages = find_outages(run.samples, int((run.metadata.get("load") or {}).get("start_us") or 0))
+    origin_us = time_origin_us(run.metadata, run.samples) or 0
     warnings = [*filter(None, [ran.note]), *(o.describe() for o in outages)]
     warnings += run_warnings(run.metadata, client, run.targets, server.problems)
+    warnings += stall_warnings(stalls, origin_us)
     extra = llm_summary(llm, client.by_kind) | shape_measurements(shape)
     extra["outages"] = [asdict(o) for o in outages]
+    extra |= stall_summary(stalls, attribution, origin_us)
     summary = redactor.data(build_summary(run, client, server, verdicts, status, warnings, extra))
     result = RunResult.from_dict(summary, exact=True)  # a mismatch with the model raises
-    charts = chart_inputs(run, window, redactor)
+    charts = chart_inputs(run, window, redactor, stalls)
     return RunAnalysis(
         run.run_dir, result, status, exit_code(status), run.metadata, charts, redactor
     )

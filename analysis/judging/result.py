@@ -3,7 +3,8 @@
 ``RunResult`` mirrors what ``analysis.judging.summary.build_summary`` produces (see
 docs/run-directory.md): the status, the verdicts, the measurements with one nested model per
 group the reports read (latency, server, generator, streaming, goodput, proxy, cache effect,
-stages, spike, knee, memory growth, outages, ...), the warnings and the run's facts.
+stages, spike, knee, memory growth, outages, generator stalls, ...), the warnings and the run's
+facts.
 
 - Keys the model does not name are kept (``extra="allow"``) and written back, so nothing is lost.
 - Keys a document lacks get defaults (None, "", empty), so summaries of older runs load; and
@@ -361,6 +362,19 @@ class Outage(Record):
     recovered_s: Num = None
 
 
+class GeneratorStall(Record):
+    """A pause of the generator itself (requests left late together); s from the load's start."""
+
+    start_s: Num = None
+    end_s: Num = None  # when its last late request left
+    duration_ms: Num = None  # its largest send lag: about the pause
+    requests: Num = None  # scheduled during it
+    held_in_flight: Num = None  # in flight across it: answers read late
+    held_max_service_ms: Num = None
+    worker: int | None = None
+    cause: str = ""
+
+
 class Measurements(Record):
     """The ``measurements`` object: DESIGN.md's keys first, then the details and the groups."""
 
@@ -395,6 +409,10 @@ class Measurements(Record):
     knee: Knee | None = None
     memory_growth: MemoryGrowth | None = None
     outages: list[Outage] = Field(default_factory=list)
+    generator_stall_count: Num = None
+    generator_stalls: list[GeneratorStall] = Field(default_factory=list)  # the longest 50
+    stall_delayed_requests: Num = None  # requests of the steady window a stall delayed
+    latency_without_stalls_ms: Percentiles = Field(default_factory=Percentiles)
 
 
 class VerdictRecord(Record):
@@ -462,6 +480,7 @@ __all__ = [
     "CacheKind",
     "CacheStatusFigures",
     "Generator",
+    "GeneratorStall",
     "Goodput",
     "KindFigures",
     "Knee",

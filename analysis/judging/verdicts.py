@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any
 
 from analysis.contract.schema import VERDICT_METRICS, VERDICT_UNITS
@@ -19,9 +19,12 @@ from analysis.contract.statuses import (
 from analysis.contract.targets import Target
 from analysis.measuring.client import ClientMeasurements, Measured
 from analysis.measuring.serverside import ServerMeasurements
+from analysis.measuring.stalls import StallAttribution
 
 MAX_SEND_LAG_P99_MS = 1.0
 MAX_GENERATOR_CPU_SHARE = 0.8  # of one core, per generator worker
+# Latency verdicts the generator's own pauses can decide, and the percentile each judges.
+STALL_JUDGED = {"latency_p50_ms": "p50", "latency_p95_ms": "p95", "latency_p99_ms": "p99"}
 
 
 @dataclass(frozen=True)
@@ -89,10 +92,41 @@ def judge(targets: dict[str, Target], measurements: dict[str, Measured]) -> list
     return [judge_one(metric, targets[metric], measurements.get(metric)) for metric in metrics]
 
 
+def stall_decided(
+    verdicts: list[Verdict], targets: dict[str, Target], stalls: StallAttribution
+) -> list[Verdict]:
+    """Latency FAILs that the generator's own stalls decide become NO DATA, with the reason.
+
+    Such a verdict fails with every request but would pass without those the stalls delayed:
+    it is not the target's FAIL, the harness could not judge it (the run is INCOMPLETE). A
+    verdict that passes anyway, or fails either way, stays as it is; ``measured`` is kept.
+    """
+    out = []
+    for verdict in verdicts:
+        name, target = STALL_JUDGED.get(verdict.metric), targets.get(verdict.metric)
+        clean = stalls.without.get(name) if name and stalls.delayed else math.nan
+        if (
+            verdict.status != FAIL
+            or target is None
+            or math.isnan(clean)
+            or not target.met_by(clean)
+        ):
+            out.append(verdict)
+            continue
+        reason = (
+            f"the generator's own pauses decide {verdict.metric}: {verdict.measured:.3f} ms "
+            f"measured, {clean:.3f} ms without the {stalls.delayed:,} requests its "
+            f"{stalls.episodes} stall(s) delayed"
+        )
+        out.append(replace(verdict, status=NO_DATA, reason=reason))
+    return out
+
+
 def overall_status(verdicts: list[Verdict], outcome: str, problems: Sequence[str] = ()) -> str:
     """INTERRUPTED for an interrupted run, else FAIL over INCOMPLETE over PASS.
 
-    INCOMPLETE: a NO DATA row, or ``problems`` (server-side queries or samplers that failed, so
+    INCOMPLETE: a NO DATA row (also a latency verdict the generator's own stalls decide, see
+    ``stall_decided``), or ``problems`` (server-side queries or samplers that failed, so
     the run's record is incomplete even where no target needed them).
     """
     if outcome == "interrupted":
@@ -214,5 +248,6 @@ __all__ = [
     "judge_one",
     "overall_status",
     "run_warnings",
+    "stall_decided",
     "verdict_measurements",
 ]

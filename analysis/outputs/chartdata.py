@@ -11,6 +11,7 @@ import pandas as pd
 from analysis.contract.targets import Target
 from analysis.measuring.client import US_PER_S, Window, failed_mask
 from analysis.measuring.serverside import SERVER_METRICS, metric_points
+from analysis.measuring.stalls import Stalls, stall_bands_s
 from analysis.measuring.streaming import stream_kinds
 from analysis.measuring.timeseries import (
     errors_per_second,
@@ -49,6 +50,7 @@ class ChartInputs:
     otlp: dict[str, pd.DataFrame] = field(default_factory=dict)  # "metric [labels]" -> t_s, value
     targets: dict[str, Target] = field(default_factory=dict)  # verdict metric -> target
     streams: dict[str, np.ndarray] = field(default_factory=dict)  # TTFT/ITL ms, ascending
+    stalls_s: list[tuple[float, float]] = field(default_factory=list)  # generator stalls
 
 
 def otlp_series(series: pd.DataFrame, origin_s: float) -> dict[str, pd.DataFrame]:
@@ -95,9 +97,13 @@ def _redact_columns(frame: pd.DataFrame, redactor: Redactor) -> pd.DataFrame:
 
 
 def chart_inputs(
-    run: RunData, window: Window | None, redactor: Redactor | None = None
+    run: RunData,
+    window: Window | None,
+    redactor: Redactor | None = None,
+    stalls: Stalls | None = None,
 ) -> ChartInputs:
-    """Per-second series, target schedule, spectra, errors and server series on one time axis."""
+    """Per-second series, target schedule, spectra, errors, server series and the generator's
+    stalls on one time axis."""
     redactor = redactor or Redactor()
     origin_us = time_origin_us(run.metadata, run.samples)
     spectrum = latency_spectrum(run.samples, window)
@@ -129,6 +135,7 @@ def chart_inputs(
         otlp={redactor.text(name): frame for name, frame in otlp.items()},
         targets=dict(run.targets),
         streams=stream_curves(run.samples, window, stream_kinds(run.scenario)),
+        stalls_s=stall_bands_s(stalls, origin_us) if stalls is not None else [],
     )
 
 

@@ -179,6 +179,13 @@ def chart_specs(inputs: ChartInputs) -> list[ChartSpec]:
         return [ChartSpec("throughput", "Achieved vs target rate", "", skipped="no samples")]
     latency_columns = [("t_s", "second", 0), ("requests", "requests", 0)]
     latency_columns += [(f"{p}_ms", f"{p.upper()} (ms)", 3) for p in ("p50", "p95", "p99")]
+    stalls = inputs.stalls_s
+    stall_text = (
+        f" Grey bands: the generator's own {len(stalls)} stall(s); the requests due then carry "
+        "its pause in their latency (see Generator stalls)."
+        if stalls
+        else ""
+    )
     specs = [
         ChartSpec(
             "throughput",
@@ -192,8 +199,8 @@ def chart_specs(inputs: ChartInputs) -> list[ChartSpec]:
             "latency",
             "P50, P95 and P99 over time",
             "Response time of the requests scheduled in each second, measured from the intended "
-            "send time (corrected for coordinated omission); log scale.",
-            lambda ax: plot_latency_over_time(ax, ps, w),
+            "send time (corrected for coordinated omission); log scale." + stall_text,
+            lambda ax: plot_latency_over_time(ax, ps, w, stalls),
             _table(ps, latency_columns),
         ),
     ]

@@ -37,6 +37,8 @@ MAX_LABEL_CHARS = 60
 MAX_TREND_TICKS = 8
 STATUS_COLORS = {"PASS": "tab:green", "FAIL": "tab:red", "INCOMPLETE": "tab:orange"}
 _WINDOW_COLOR = "tab:green"
+_STALL_COLOR = "tab:gray"
+MIN_BAND_SHARE = 0.004  # a stall band is drawn at least this share of the time axis wide
 
 
 def safe_label(text: str) -> str:
@@ -86,10 +88,19 @@ def plot_throughput(
 
 
 def plot_latency_over_time(
-    ax: Axes, per_second: pd.DataFrame, window_s: tuple[float, float] | None = None
+    ax: Axes,
+    per_second: pd.DataFrame,
+    window_s: tuple[float, float] | None = None,
+    stalls_s: Sequence[tuple[float, float]] = (),
 ) -> None:
-    """P50, P95 and P99 response time per second (by intended send time), log scale."""
+    """P50, P95 and P99 response time per second (by intended send time), log scale; the
+    generator's own stalls (``stalls_s``: start, end in s) as grey bands."""
     _shade_window(ax, window_s)
+    span_s = float(per_second["t_s"].max()) + 1.0 if len(per_second) else 1.0
+    for i, (start, end) in enumerate(stalls_s):
+        end = max(end, start + MIN_BAND_SHARE * span_s)  # a 100 ms pause in an hour stays visible
+        label = "generator stall" if i == 0 else None
+        ax.axvspan(start, end, color=_STALL_COLOR, alpha=0.35, linewidth=0, label=label)
     for name, color in (("p50", "tab:blue"), ("p95", "tab:orange"), ("p99", "tab:red")):
         values = per_second[f"{name}_ms"].clip(lower=1e-3)
         ax.plot(per_second["t_s"], values, drawstyle="steps-post", color=color, label=name.upper())

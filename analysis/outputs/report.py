@@ -19,6 +19,7 @@ from analysis.judging.result import (
 from analysis.outputs.charts import ChartFile, ChartTable
 from analysis.outputs.formatting import format_count, format_value
 from analysis.outputs.llm_sections import goodput_row, llm_sections
+from analysis.outputs.stall_sections import stalls_table, without_stalls_row
 from analysis.outputs.templating import environment
 
 TEMPLATE = "report.html"
@@ -126,7 +127,7 @@ def percentile_cells(values: Percentiles) -> list[str]:
 
 
 def _latency_rows(m: Measurements) -> list[dict[str, Any]]:
-    return [
+    rows = [
         {"label": label, "cells": percentile_cells(values)}
         for label, values in (
             ("response time (from intended send)", m.latency_ms),
@@ -134,6 +135,8 @@ def _latency_rows(m: Measurements) -> list[dict[str, Any]]:
             ("generator send lag", m.send_lag_ms),
         )
     ]
+    clean = without_stalls_row(m, percentile_cells(m.latency_without_stalls_ms))
+    return rows[:1] + [clean] + rows[1:] if clean else rows
 
 
 def kind_table(m: Measurements) -> dict[str, Any] | None:
@@ -290,6 +293,7 @@ def build_view(
         "key_measurements": _key_measurements(measurements) + _placement_rows(metadata),
         "percentile_head": [p.upper() if p != "p999" else "P99.9" for p in _PERCENTILES],
         "latency_rows": _latency_rows(measurements),
+        "stalls": stalls_table(measurements),
         "breakdowns": _breakdowns(measurements),
         "llm_sections": llm_sections(measurements),
         "figures": figures_view(charts, kind_table(measurements)),

@@ -1,0 +1,267 @@
+"""Generator stalls: episodes in which the generator itself paused and requests left late together.
+
+Latency runs from the intended send time (coordinated omission), so a pause of the generator is
+charged to the target like a pause of the target. The three leave different marks:
+
+- the generator paused: the requests due during the pause leave late together (send lag =
+  sent − intended), although its process had fewer requests in flight than its share of the
+  concurrency cap; the answer of a request in flight is read late, so its service time grows by
+  about the pause too (the corroboration, ``held_in_flight``);
+- the target paused: requests leave on time (low lag) and answers come late (service time);
+- the target was too slow for the cap: requests wait for a free slot (high lag), but the cap was
+  full when they were due.
+
+The rule, per generator process (``worker``), requests ordered by intended time: a request is
+*late* when its send lag exceeds ``LAG_THRESHOLD_US``. Consecutive late requests form a run; a run
+whose first request found the process's share of the cap (``ceil(max_concurrency / processes)``)
+full when it was due is a queue for the cap, the target's doing, and is dropped (the requests
+behind it queue for the cap too). The other runs are stalls; stalls less than the threshold apart
+merge into one episode. An episode starts at the intended time of
+its first late request and ends when its last late request left; its duration is its largest send
+lag (about the pause). It delayed the requests of its process scheduled from its start to its end
+and those in flight across it (sent before its start, answered after its midpoint).
+
+10 ms is 100 times the timer's usual lag (about 0.1 ms) and far below a latency target worth
+judging; a shorter pause can add at most that much to any request. With a cap at or below the
+requests in flight during a pause (a cap of 1), a pause cannot be told from a full cap: the late
+requests are then not called a stall.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from analysis.measuring.client import (
+    US_PER_MS,
+    US_PER_S,
+    Percentiles,
+    Window,
+    percentiles_ms,
+)
+
+LAG_THRESHOLD_US = 10_000
+CPU_BOUND_SHARE = 0.9  # of one core, over the run: the process had no time to spare
+MAX_LISTED = 50  # episodes listed in summary.json (the longest); the count has them all
+UNKNOWN_CAUSE = "unknown"
+
+
+@dataclass(frozen=True)
+class StallEpisode:
+    """One pause of one generator process; times in epoch µs."""
+
+    worker: int
+    start_us: int  # intended time of its first late request
+    end_us: int  # when its last late request left
+    max_lag_us: int  # its largest send lag: about how long the generator paused
+    requests: int  # scheduled from its start to its end (they left late, or just on time)
+    held_in_flight: int  # in flight across it: answers read late, service time inflated
+    held_max_service_us: int  # the largest service time among those (-1: none held)
+    cause: str = UNKNOWN_CAUSE
+
+    def describe(self, origin_us: int) -> str:
+        held = (
+            f"; {self.held_in_flight} answer(s) in flight were read up to "
+            f"{self.held_max_service_us / US_PER_MS:.0f} ms after they were sent"
+            if self.held_in_flight
+            else ""
+        )
+        return (
+            f"generator stall at {(self.start_us - origin_us) / US_PER_S:.2f} s (worker "
+            f"{self.worker}): it paused about {self.max_lag_us / US_PER_MS:.0f} ms and the "
+            f"{self.requests:,} requests due then left late{held}; likely cause: {self.cause}. "
+            "That latency is the harness's own, not the target's"
+        )
+
+
+@dataclass(frozen=True, eq=False)
+class Stalls:
+    """Every stall of a run and which sample rows they delayed (``delayed``, row order)."""
+
+    episodes: tuple[StallEpisode, ...]
+    delayed: np.ndarray
+    cap_per_worker: int | None = None
+
+
+@dataclass(frozen=True)
+class StallAttribution:
+    """The judged window's latency without the requests the stalls delayed."""
+
+    without: Percentiles = field(default_factory=Percentiles)
+    delayed: int = 0  # requests of the window a stall delayed
+    episodes: int = 0  # stalls that delayed at least one of them
+
+
+def _cap_per_worker(metadata: dict[str, Any]) -> int | None:
+    generator = metadata.get("generator") or {}
+    cap = generator.get("max_concurrency")
+    if not isinstance(cap, int) or isinstance(cap, bool) or cap <= 0:
+        return None
+    workers = generator.get("workers")
+    count = max(int((metadata.get("load") or {}).get("workers") or 1), 1)
+    if isinstance(workers, list):
+        count = max(count, len(workers))
+    return -(-cap // count)
+
+
+def _cause(metadata: dict[str, Any], worker: int) -> str:
+    """CPU-bound when the process used nearly a whole core over the run; else unknown."""
+    generator = metadata.get("generator") or {}
+    workers = [w for w in generator.get("workers") or [] if isinstance(w, dict)]
+    own = next((w for w in workers if w.get("worker", 0) == worker), None)
+    figures = own if own is not None else generator if len(workers) <= 1 else {}
+    cpu_s, wall_s = figures.get("cpu_s"), figures.get("wall_s")
+    if not isinstance(cpu_s, int | float) or not isinstance(wall_s, int | float) or wall_s <= 0:
+        return UNKNOWN_CAUSE
+    share = cpu_s / wall_s
+    if share < CPU_BOUND_SHARE:
+        return UNKNOWN_CAUSE
+    return f"generator CPU-bound (worker {worker} used {share:.0%} of a core)"
+
+
+def _late_runs(
+    intended: np.ndarray, sent: np.ndarray, done: np.ndarray, cap: int | None, threshold_us: int
+) -> list[list[int]]:
+    """[start_us, end_us, max_lag_us] of each episode of one process (rows by intended time)."""
+    lag = sent - intended
+    rows = np.flatnonzero(lag > threshold_us)
+    groups = np.split(rows, np.flatnonzero(np.diff(rows) > 1) + 1) if len(rows) else []
+    if cap is not None and groups:
+        # A queue that began at a full cap is the target's, however long it then grew: what
+        # is due behind it waits for the cap too, whatever the count in flight at that instant.
+        first = intended[[int(g[0]) for g in groups]]
+        in_flight = np.searchsorted(np.sort(sent), first, "right") - np.searchsorted(
+            np.sort(done), first, "right"
+        )
+        groups = [g for g, n in zip(groups, in_flight, strict=True) if n < cap]
+    runs: list[list[int]] = []
+    for group in groups:
+        start, end = int(intended[group[0]]), int(sent[group].max())
+        worst = int(lag[group].max())
+        if runs and start - runs[-1][1] < threshold_us:
+            last = runs[-1]
+            last[1], last[2] = max(last[1], end), max(last[2], worst)
+        else:
+            runs.append([start, end, worst])
+    return runs
+
+
+def find_stalls(
+    samples: pd.DataFrame, metadata: dict[str, Any], threshold_us: int = LAG_THRESHOLD_US
+) -> Stalls:
+    """The generator stalls of a run (see the module's rule) and the rows each one delayed."""
+    cap = _cap_per_worker(metadata)
+    delayed = np.zeros(len(samples), dtype=bool)
+    episodes: list[StallEpisode] = []
+    if not len(samples):
+        return Stalls((), delayed, cap)
+    workers = samples["worker"].to_numpy()
+    columns = [samples[c].to_numpy() for c in ("intended_us", "sent_us", "done_us")]
+    for worker in np.unique(workers):
+        rows = np.flatnonzero(workers == worker)
+        rows = rows[np.argsort(columns[0][rows], kind="stable")]
+        intended, sent, done = (c[rows] for c in columns)
+        runs = _late_runs(intended, sent, done, cap, threshold_us)
+        if not runs:
+            continue
+        starts, ends, lags = (np.array(v, dtype=np.int64) for v in zip(*runs, strict=True))
+        # Scheduled during an episode: intended in [start, end] of the episode before it.
+        k = np.searchsorted(starts, intended, "right") - 1
+        scheduled = (k >= 0) & (intended <= ends[np.maximum(k, 0)])
+        # Held in flight: sent before the next episode's start, answered after its midpoint.
+        h = np.searchsorted(starts, sent, "right")
+        nxt = np.minimum(h, len(starts) - 1)
+        held = (h < len(starts)) & (done >= starts[nxt] + lags[nxt] // 2) & ~scheduled
+        delayed[rows[scheduled | held]] = True
+        counts = np.bincount(k[scheduled], minlength=len(runs))
+        held_counts = np.bincount(h[held], minlength=len(runs))
+        held_service = np.full(len(runs), -1, dtype=np.int64)
+        np.maximum.at(held_service, h[held], (done - sent)[held])
+        cause = _cause(metadata, int(worker))
+        episodes += [
+            StallEpisode(int(worker), int(starts[i]), int(ends[i]), int(lags[i]),
+                         int(counts[i]), int(held_counts[i]), int(held_service[i]), cause)
+            for i in range(len(runs))
+        ]  # fmt: skip
+    episodes.sort(key=lambda e: (e.start_us, e.worker))
+    return Stalls(tuple(episodes), delayed, cap)
+
+
+def attribute(samples: pd.DataFrame, window: Window | None, stalls: Stalls) -> StallAttribution:
+    """Response-time percentiles of the window's requests that no stall delayed."""
+    if window is None or not len(samples):
+        return StallAttribution(percentiles_ms(np.empty(0, dtype=np.int64)))
+    intended = samples["intended_us"].to_numpy()
+    in_window = (intended >= window.start_us) & (intended < window.end_us)
+    clean = in_window & ~stalls.delayed
+    touching = [
+        e for e in stalls.episodes if e.start_us < window.end_us and e.end_us >= window.start_us
+    ]
+    return StallAttribution(
+        without=percentiles_ms(np.sort(samples["response_us"].to_numpy()[clean])),
+        delayed=int((in_window & stalls.delayed).sum()),
+        episodes=len(touching),
+    )
+
+
+def _episode_dict(episode: StallEpisode, origin_us: int) -> dict[str, Any]:
+    return {
+        "start_s": round((episode.start_us - origin_us) / US_PER_S, 3),
+        "end_s": round((episode.end_us - origin_us) / US_PER_S, 3),
+        "duration_ms": episode.max_lag_us / US_PER_MS,
+        "requests": episode.requests,
+        "held_in_flight": episode.held_in_flight,
+        "held_max_service_ms": episode.held_max_service_us / US_PER_MS
+        if episode.held_in_flight
+        else None,
+        "worker": episode.worker,
+        "cause": episode.cause,
+    }
+
+
+def stall_summary(stalls: Stalls, attribution: StallAttribution, origin_us: int) -> dict[str, Any]:
+    """The ``summary.json`` measurements of the stalls; the longest ``MAX_LISTED`` are listed."""
+    listed = sorted(stalls.episodes, key=lambda e: -e.max_lag_us)[:MAX_LISTED]
+    listed.sort(key=lambda e: (e.start_us, e.worker))
+    return {
+        "generator_stall_count": len(stalls.episodes),
+        "generator_stalls": [_episode_dict(e, origin_us) for e in listed],
+        "stall_delayed_requests": attribution.delayed,
+        "latency_without_stalls_ms": attribution.without.as_dict(),
+    }
+
+
+def stall_warnings(stalls: Stalls, origin_us: int, shown: int = 5) -> list[str]:
+    """One line a stall (the longest ``shown``), and how many more there were."""
+    longest = sorted(stalls.episodes, key=lambda e: -e.max_lag_us)[:shown]
+    lines = [e.describe(origin_us) for e in sorted(longest, key=lambda e: e.start_us)]
+    more = len(stalls.episodes) - len(longest)
+    if more:
+        lines.append(f"and {more:,} shorter generator stall(s) (see measurements.generator_stalls)")
+    return lines
+
+
+def stall_bands_s(stalls: Stalls, origin_us: int) -> list[tuple[float, float]]:
+    """(start, end) of each stall in seconds from ``origin_us``, for the latency chart."""
+    return [
+        ((e.start_us - origin_us) / US_PER_S, (e.start_us + e.max_lag_us - origin_us) / US_PER_S)
+        for e in stalls.episodes
+    ]
+
+
+__all__ = [
+    "CPU_BOUND_SHARE",
+    "LAG_THRESHOLD_US",
+    "MAX_LISTED",
+    "StallAttribution",
+    "StallEpisode",
+    "Stalls",
+    "attribute",
+    "find_stalls",
+    "stall_bands_s",
+    "stall_summary",
+    "stall_warnings",
+]
