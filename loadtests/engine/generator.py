@@ -14,6 +14,7 @@ import collections
 import contextlib
 import ctypes
 import gc
+import os
 import resource
 import socket
 import ssl
@@ -36,6 +37,19 @@ _real_sleep = gevent.monkey.get_original("time", "sleep")
 _real_thread = gevent.monkey.get_original("_thread", "start_new_thread")
 _PR_SET_TIMERSLACK = 29
 _MAX_SLEEP_S = 0.05  # the timer thread re-checks for a stop this often
+# Test only: "AT_S:FOR_MS" blocks the event loop once, AT_S into the schedule, for FOR_MS, as a
+# pause of the generator itself would (tests/loadtests/test_stalls_e2e.py). Unset in real runs.
+TEST_STALL_ENV = "EDGEPERF_TEST_STALL"
+
+
+def _test_stall(text: str | None) -> tuple[float, float] | None:
+    if not text:
+        return None
+    try:
+        at_s, for_ms = (float(part) for part in text.split(":"))
+    except ValueError:
+        raise ValueError(f"{TEST_STALL_ENV}={text!r}: expected AT_S:FOR_MS, e.g. 2:200") from None
+    return at_s, for_ms
 
 
 def _cpu_s() -> float:
@@ -153,6 +167,7 @@ class OpenModelGenerator:
         self._rows: list[tuple] = []
         self._waiting = 0
         self.stats = GeneratorStats()
+        self._test_stall = _test_stall(os.environ.get(TEST_STALL_ENV))
 
     # -- timer thread (native): only sleeps precisely and queues due times ------------------
     def _timer(self, watcher) -> None:
@@ -278,6 +293,12 @@ class OpenModelGenerator:
             gevent.sleep(self._flush_interval_s)
             self._flush()
 
+    def _block_loop(self, at_s: float, for_ms: float) -> None:
+        """Test only: block the hub (the real, blocking sleep) ``at_s`` into the schedule."""
+        gevent.sleep(max(0.0, (self._start_epoch_us - self._clock.now_us()) / 1e6 + at_s))
+        self.stats.notes.append(f"{TEST_STALL_ENV}: the event loop was blocked for {for_ms:g} ms")
+        _real_sleep(for_ms / 1000)
+
     def stop(self) -> None:
         """Stop scheduling; requests in flight get a short grace in run(), then are cancelled."""
         self._stopping.set()
@@ -293,6 +314,7 @@ class OpenModelGenerator:
         watcher.start(self._drain)
         cpu0, wall0 = _cpu_s(), time.monotonic()
         flusher = gevent.spawn(self._flusher)
+        staller = gevent.spawn(self._block_loop, *self._test_stall) if self._test_stall else None
         _real_thread(self._timer, (watcher,))
         try:
             self._schedule_done.wait()
@@ -307,6 +329,8 @@ class OpenModelGenerator:
         finally:
             self._stopping.set()
             flusher.kill()
+            if staller is not None:
+                staller.kill()
             self._flush()
             watcher.stop()
             watcher.close()
