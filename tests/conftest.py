@@ -2,9 +2,11 @@
 
 Every end-to-end run (marked ``slow``) sends real load on loopback and judges what it measured;
 two of them at once on a 2-core machine would measure each other. ``make test`` therefore runs
-the suite in two phases: everything else on two xdist workers (``-m "not slow"``), then the
-slow tests one at a time in a single process (``-m slow``). A slow test started on a parallel
-worker fails at once with that explanation instead of measuring the wrong thing.
+the light live tests (``live``: real servers, no load) on two xdist workers, then the slow tests
+one at a time in a single process (``-m slow``), with the pure unit tests (neither ``live`` nor
+``slow``) beside them in one process at nice 10. A slow test started on a parallel worker fails
+at once with that explanation instead of measuring the wrong thing. A test that starts a server
+or has a timing bound is marked ``live``, so it never runs beside a load.
 """
 
 from __future__ import annotations

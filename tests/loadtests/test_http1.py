@@ -13,6 +13,9 @@ from loadtests.engine.generator import classify_error
 from tests.loadtests.conftest import HANG_S, wait_until
 from tests.loadtests.tlscerts import Certs, make_certs
 
+# Crafted servers on loopback with timing bounds: with the live tests, not beside the loads.
+pytestmark = pytest.mark.live
+
 # Deadline of a request to a crafted server that does answer: reached only on a real hang.
 TIMEOUT_S = HANG_S
 
