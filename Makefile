@@ -24,7 +24,7 @@ RUN_ARGS = $(if $(TARGET),--host $(TARGET)) $(if $(PROMETHEUS),--prometheus $(PR
 SCENARIO_FILE = $(if $(findstring /,$(SCENARIO)),$(SCENARIO),scenarios/$(SCENARIO).yaml)
 CI_SCENARIO_FILE = $(if $(findstring /,$(CI_SCENARIO)),$(CI_SCENARIO),scenarios/$(CI_SCENARIO).yaml)
 
-.PHONY: help setup system-deps load analyze test test-fast check format bench clean overhead calibrate overhead-bench ci-perf report-shot
+.PHONY: help setup system-deps load analyze test test-fast check format bench clean overhead calibrate overhead-bench serverbench ci-perf report-shot
 
 help:
 	@echo "make load      set up, then run SCENARIO (default week1-baseline) on the embedded stack"
@@ -106,6 +106,12 @@ calibrate: setup
 		$(if $(DURATION),--duration $(DURATION)) --out $(REPORTS_DIR) || { code=$$?; \
 		echo "make calibrate: edgeperf exited $$code (0 every budget resolvable, 2 too noisy or no data)"; \
 		exit $$code; }
+
+# make serverbench: the stand-in agent on its lean server beside uvicorn (+httptools, uvloop),
+# hey at 1000 req/s, medians of 3 (a benchmark, not a test)
+serverbench: setup
+	@scripts/system-deps.sh hey
+	$(BIN)/python -m loadtests.experiments.serverbench
 
 # make overhead-bench: can the default experiment resolve the 5 ms P95 budget on this machine?
 # A/A calibration, +2 ms and +8 ms injected, each 3 times (about an hour; a benchmark, not a test)

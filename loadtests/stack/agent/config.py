@@ -6,6 +6,7 @@ import argparse
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Literal
 
 from loadtests.errors import StackError
 from loadtests.stack.agent.costs import TelemetryCost
@@ -23,13 +24,15 @@ from loadtests.stack.settings import (
     to_argv,
 )
 
-__all__ = ["AgentConfig", "build_parser", "parse_agent_args"]
+__all__ = ["HTTP_SERVERS", "AgentConfig", "HttpServer", "build_parser", "parse_agent_args"]
 
 _OTLP_URL_RE = re.compile(r"https?://[^\s/]+/?")
 _REDIS_URL_RE = re.compile(r"redis://[^\s/]+(/\d+)?")
 
 
 _PORT = in_range(0, 65535)
+HTTP_SERVERS = ("lean", "uvicorn")
+HttpServer = Literal["lean", "uvicorn"]
 
 
 def _url(pattern: re.Pattern[str], example: str) -> Check:
@@ -100,6 +103,11 @@ class AgentConfig:
     )
     telemetry_cost_memory_bytes: int = setting(
         0, "with --telemetry, bytes allocated at start and held", check=at_least(0)
+    )
+    http_server: HttpServer = setting(
+        "lean",
+        "HTTP server: lean (loadtests/stack/http/server.py) or uvicorn (httptools, needs uvicorn)",
+        check=one_of(*HTTP_SERVERS),
     )
 
     def telemetry_cost(self) -> TelemetryCost:

@@ -19,6 +19,7 @@ from loadtests.stack.agent.l2cache import L2Cache, RedisL2
 from loadtests.stack.agent.metrics import AgentMetrics
 from loadtests.stack.agent.telemetry import NO_TELEMETRY, RequestTelemetry, start_telemetry
 from loadtests.stack.agent.upstream import ResponseCache, latency_sampler
+from loadtests.stack.http.asgi import UvicornServer, listen_asgi
 from loadtests.stack.http.server import ServerHandle
 from loadtests.stack.http.serving import http_url, listen, run_loop, write_ready_file
 
@@ -78,13 +79,26 @@ async def serve(
     telemetry = start_telemetry(
         config.otlp_endpoint if exporting else None, on_export=metrics.otlp_export
     )
-    servers: list[ServerHandle] = []
+    servers: list[ServerHandle | UvicornServer] = []
     try:
         app = build_app(config, metrics, l2=l2, telemetry=telemetry)
-        api = await listen(app, config.host, config.port, "the API")
-        servers.append(api)
         metrics_app = MetricsApp(metrics, CONTENT_TYPE_LATEST)
-        metrics_server = await listen(metrics_app, config.host, config.metrics_port, "metrics")
+        api: ServerHandle | UvicornServer
+        metrics_server: ServerHandle | UvicornServer
+        if config.http_server == "uvicorn":
+            api = await listen_asgi(app, config.host, config.port, "the API")
+            servers.append(api)
+            metrics_server = await listen_asgi(
+                metrics_app,
+                config.host,
+                config.metrics_port,
+                "metrics",
+                metrics_registry=metrics.registry,
+            )
+        else:
+            api = await listen(app, config.host, config.port, "the API")
+            servers.append(api)
+            metrics_server = await listen(metrics_app, config.host, config.metrics_port, "metrics")
         servers.append(metrics_server)
         if ready_file is not None:
             write_ready_file(

@@ -33,6 +33,7 @@ AGENT_CHANGES = {
     "telemetry_cost_latency_ms": 2.5,
     "telemetry_cost_cpu_us": 100.0,
     "telemetry_cost_memory_bytes": 1024,
+    "http_server": "uvicorn",
 }
 
 
