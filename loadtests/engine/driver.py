@@ -36,6 +36,12 @@ def drain_s(scenario: dict[str, Any]) -> float:
     return float((scenario.get("load") or {}).get("timeout", 10.0)) + DRAIN_GRACE_S
 
 
+def off_the_loop(work: Callable[[], object]) -> gevent.event.AsyncResult:
+    """Run blocking ``work`` (a sample part's write) on a native thread of the hub's pool, so
+    the generator's event loop sends on; ``get()`` on the result waits for it."""
+    return gevent.get_hub().threadpool.spawn(work)
+
+
 class RunSink:
     """Where every generator's rows and final statistics arrive, locally or by Locust message."""
 
@@ -187,4 +193,12 @@ class Driver:
                     proc.wait()
 
 
-__all__ = ["DRAIN_GRACE_S", "WATCHDOG_NOTE", "DriveResult", "Driver", "RunSink", "drain_s"]
+__all__ = [
+    "DRAIN_GRACE_S",
+    "WATCHDOG_NOTE",
+    "DriveResult",
+    "Driver",
+    "RunSink",
+    "drain_s",
+    "off_the_loop",
+]

@@ -23,7 +23,7 @@ from loadtests.config.profiles import (
 )
 from loadtests.config.scenario import Scenario
 from loadtests.engine.client import tls_context
-from loadtests.engine.driver import Driver, RunSink, drain_s
+from loadtests.engine.driver import Driver, RunSink, drain_s, off_the_loop
 from loadtests.engine.mix import request_headers
 from loadtests.engine.plan import Plan
 from loadtests.errors import EXIT_INTERRUPTED, HarnessError, Interrupted, TargetUnreachable
@@ -158,7 +158,7 @@ def run_scenario(options: RunOptions) -> RunOutcome:
     run_dir = rundir.create(options.out_root, scenario.name)
     meta = rundir.Metadata.start(run_dir, scenario)
     rundir.write_scenario(run_dir, scenario)
-    writer = PartWriter(run_dir)
+    writer = PartWriter(run_dir, offload=off_the_loop)  # parts written off the event loop
     workers = options.workers or scenario.load.workers
     placement = _placement(scenario, workers, meta)
     with contextlib.ExitStack() as stack:
