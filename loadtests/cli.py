@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
+import os
 import sys
 from pathlib import Path
 
+from loadtests.engine.address import MasterAddress
 from loadtests.errors import (
     EXIT_CANNOT_JUDGE,
     EXIT_INTERRUPTED,
@@ -43,6 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--out", type=Path, default=Path("reports"), help="where run folders go")
     run.add_argument("--quiet", action="store_true", help="no progress line")
+    _add_master_options(run)
     overhead = sub.add_parser(
         "overhead", help="interleaved baseline/treatment runs judged on the scenario's budgets"
     )
@@ -68,7 +72,41 @@ def _parser() -> argparse.ArgumentParser:
     analyze = sub.add_parser("analyze", help="re-analyse a run directory and rewrite its report")
     analyze.add_argument("run_dir", type=Path)
     _add_stack_parser(sub)
+    _add_worker_parser(sub)
     return parser
+
+
+def _add_master_options(run: argparse.ArgumentParser) -> None:
+    """Workers on other machines, on Locust's own master/worker mode (Locust's option names)."""
+    run.add_argument(
+        "--master-bind",
+        metavar="HOST:PORT",
+        help="listen for Locust workers here (0.0.0.0:5557 for every interface)",
+    )
+    run.add_argument(
+        "--expect-workers",
+        type=int,
+        default=0,
+        metavar="N",
+        help="wait for N workers (`edgeperf worker --master HOST:PORT`) to join, then start",
+    )
+    run.add_argument(
+        "--expect-workers-max-wait",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="exit 2 (no load sent) if they have not all joined by then (default 60)",
+    )
+
+
+def _add_worker_parser(sub: argparse._SubParsersAction) -> None:
+    worker = sub.add_parser(
+        "worker", help="a Locust worker that joins `edgeperf run --master-bind` from any machine"
+    )
+    worker.add_argument("--master", required=True, metavar="HOST:PORT", help="the master")
+    worker.add_argument(
+        "--processes", type=int, default=1, help="worker processes on this machine (Locust's)"
+    )
 
 
 def _add_stack_parser(sub: argparse._SubParsersAction) -> None:
@@ -124,7 +162,31 @@ def _run(args: argparse.Namespace) -> int:
     from loadtests.experiments.run import RunOptions, execute
 
     scenario = load_scenario(args.scenario, _overrides(args))
-    return execute(RunOptions(scenario=scenario, out_root=args.out, quiet=args.quiet))
+    options = RunOptions(
+        scenario=scenario,
+        out_root=args.out,
+        quiet=args.quiet,
+        master_bind=MasterAddress.parse(args.master_bind) if args.master_bind else None,
+        expect_workers=args.expect_workers,
+        expect_workers_max_wait_s=args.expect_workers_max_wait,
+    )
+    return execute(options)
+
+
+def _worker(args: argparse.Namespace) -> int:
+    """Become ``locust -f loadtests/locustfile.py --worker``: Locust's own worker, our plan."""
+    master = MasterAddress.parse(args.master, "--master")
+    spec = importlib.util.find_spec("loadtests.locustfile")
+    assert spec is not None and spec.origin is not None
+    cmd = [
+        *(sys.executable, "-m", "locust", "-f", spec.origin, "--worker"),
+        *("--master-host", master.host, "--master-port", str(master.port)),
+    ]
+    if args.processes > 1:
+        cmd += ["--processes", str(args.processes)]
+    sys.stdout.flush()
+    os.execv(sys.executable, cmd)
+    return 0  # not reached
 
 
 def _overhead(args: argparse.Namespace) -> int:
@@ -196,6 +258,8 @@ def main(argv: list[str] | None = None) -> int:
             return _stack(args)
         if args.command == "overhead":
             return _overhead(args)
+        if args.command == "worker":
+            return _worker(args)
         return _analyze(args)
     except Interrupted as exc:  # Ctrl-C before the load: says when, and that nothing ran
         print(f"edgeperf: {exc}", file=sys.stderr)

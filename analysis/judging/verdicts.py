@@ -131,7 +131,9 @@ def overall_status(verdicts: list[Verdict], outcome: str, problems: Sequence[str
     """
     if outcome == "interrupted":
         return INTERRUPTED
-    if outcome == "watchdog":  # stopped for outliving its schedule: never a PASS or a FAIL
+    # Stopped for outliving its schedule, or a worker was lost mid-run: what was measured is not
+    # the planned load, so never a PASS or a FAIL.
+    if outcome in ("watchdog", "worker_lost"):
         return INCOMPLETE
     statuses = {v.status for v in verdicts}
     if FAIL in statuses:

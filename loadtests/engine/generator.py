@@ -28,6 +28,7 @@ import gevent.event
 import gevent.monkey
 
 from loadtests.engine.client import ConnectionClosed, Http1Pool, HttpProtocolError
+from loadtests.engine.clocksync import Clock
 from loadtests.engine.mix import RequestMix
 from loadtests.engine.pacing import Schedule
 from loadtests.engine.sse import TokenClock
@@ -55,19 +56,6 @@ def _test_stall(text: str | None) -> tuple[float, float] | None:
 def _cpu_s() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
-
-
-class Clock:
-    """Epoch microseconds read from the monotonic perf counter (one offset, taken once)."""
-
-    def __init__(self) -> None:
-        self.offset_ns = time.time_ns() - time.perf_counter_ns()
-
-    def now_us(self) -> int:
-        return (time.perf_counter_ns() + self.offset_ns) // 1000
-
-    def perf_ns_at(self, epoch_us: int) -> int:
-        return epoch_us * 1000 - self.offset_ns
 
 
 @dataclass

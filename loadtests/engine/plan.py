@@ -17,6 +17,7 @@ class Plan:
     scenario: dict  # Scenario.model_dump(mode="json"), headers included (never written to disk)
     start_epoch_us: int
     worker_count: int = 1
+    locust_stats: bool = False  # feed Locust's statistics (a stand-alone Locust reads them)
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), separators=(",", ":"))
@@ -31,6 +32,10 @@ class Plan:
     def schedule(self, worker_index: int) -> Schedule:
         scenario = self.model()
         return build_schedule(scenario, worker_index, self.worker_count)
+
+    def rate_share_rps(self) -> float:
+        """This process's share of the scenario's (steady) rate."""
+        return float(self.scenario["load"]["rate_rps"]) / self.worker_count
 
     def per_worker_concurrency(self) -> int:
         cap = int(self.scenario["load"]["max_concurrency"])

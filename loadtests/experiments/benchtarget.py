@@ -7,7 +7,9 @@ server would hold them. ``--mode`` makes it misbehave instead: ``status5xx`` (50
 ``malformed`` (not HTTP), ``truncated`` (the body stops short and the connection closes),
 ``slow`` (the body arrives ``--slow-ms`` after the headers), ``reset`` (the connection is
 reset), ``hang`` (no answer). ``--served-file F`` keeps the number of requests read so far in
-F (rewritten every 50 ms while it changes), so a test can act after a given amount of load.
+F (rewritten every 50 ms while it changes), so a test can act after a given amount of load;
+``--arrivals-file F`` writes each request's arrival (epoch microseconds, this machine's clock) to
+F at exit; ``--host`` binds another loopback address.
 """
 
 from __future__ import annotations
@@ -53,8 +55,10 @@ class _Protocol(asyncio.Protocol):
         slow_s: float = 0.5,
         heads: list[bytes] | None = None,
         served: list[int] | None = None,
+        arrivals: list[int] | None = None,
     ) -> None:
         self._served = served if served is not None else [0]
+        self._arrivals = arrivals
         self._heads = heads  # request heads kept for --log-heads (tests check what was sent)
         self._freeze = freeze
         self._mode = mode
@@ -79,6 +83,8 @@ class _Protocol(asyncio.Protocol):
                 self._heads.append(self._buf[:end])
             self._buf = self._buf[end + 4 + length :]
             self._served[0] += 1
+            if self._arrivals is not None and len(self._arrivals) < 1_000_000:
+                self._arrivals.append(time.time_ns() // 1000)
             self._answer()
 
     def _answer(self) -> None:
@@ -123,14 +129,17 @@ async def _serve(
     slow_s: float = 0.5,
     heads_file: Path | None = None,
     served_file: Path | None = None,
+    host: str = "127.0.0.1",
+    arrivals_file: Path | None = None,
 ):
     heads: list[bytes] | None = [] if heads_file else None
+    arrivals: list[int] | None = [] if arrivals_file else None
     served = [0]
     freeze = FreezeWindow(freeze_at_s, freeze_for_s)
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
-        lambda: _Protocol(freeze, mode, slow_s, heads, served),
-        "127.0.0.1",
+        lambda: _Protocol(freeze, mode, slow_s, heads, served, arrivals),
+        host,
         port,
         reuse_address=True,
     )
@@ -147,6 +156,8 @@ async def _serve(
         writer.cancel()
     if heads_file is not None and heads is not None:
         heads_file.write_bytes(b"\n\n".join(heads))
+    if arrivals_file is not None and arrivals is not None:
+        write_text_atomic(arrivals_file, "".join(f"{us}\n" for us in arrivals))
 
 
 async def _write_served(path: Path, served: list[int]) -> None:
@@ -168,13 +179,19 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--slow-ms", type=float, default=500.0, help="body delay of mode slow")
     parser.add_argument("--log-heads", type=Path, help="write the first 100 request heads here")
     parser.add_argument("--served-file", type=Path, help="keep the count of requests read here")
+    parser.add_argument("--arrivals-file", type=Path, help="write arrival times here at exit")
+    parser.add_argument("--host", default="127.0.0.1", help="loopback address to listen on")
     args = parser.parse_args(argv)
+    if not args.host.startswith("127.") and args.host != "::1":
+        parser.error(f"--host {args.host}: the bench target only listens on loopback")
     asyncio.run(
         _serve(
             args.port, args.ready_file, args.freeze_at, args.freeze_for, args.mode,
             args.slow_ms / 1000,
             args.log_heads,
             args.served_file,
+            args.host,
+            args.arrivals_file,
         )
     )  # fmt: skip
 

@@ -22,8 +22,9 @@ from loadtests.config.profiles import (
     with_profile_name,
 )
 from loadtests.config.scenario import Scenario
+from loadtests.engine.address import MasterAddress
 from loadtests.engine.client import tls_context
-from loadtests.engine.driver import Driver, RunSink, drain_s, off_the_loop
+from loadtests.engine.driver import Driver, RunSink, WorkerSetup, drain_s, off_the_loop
 from loadtests.engine.mix import request_headers
 from loadtests.engine.plan import Plan
 from loadtests.errors import EXIT_INTERRUPTED, HarnessError, Interrupted, TargetUnreachable
@@ -46,6 +47,15 @@ class RunOptions:
     quiet: bool = False
     quiet_summary: bool = False  # no verdict table (runs inside a larger experiment)
     with_prometheus: bool = True  # False: the embedded stack runs without Prometheus
+    master_bind: MasterAddress | None = None  # listen for workers from other machines here
+    expect_workers: int = 0  # workers that join from elsewhere (edgeperf worker --master)
+    expect_workers_max_wait_s: float = 60.0
+
+    def __post_init__(self) -> None:
+        if self.expect_workers < 0:
+            raise ValueError(f"--expect-workers {self.expect_workers}: must be 0 or more")
+        if self.expect_workers and self.master_bind is None:
+            raise ValueError("--expect-workers needs --master-bind HOST:PORT for workers to join")
 
 
 def _say(text: str) -> None:
@@ -204,19 +214,22 @@ def run_scenario(options: RunOptions) -> RunOutcome:
             if not scenario.load.stages
             else " → ".join(f"{s.rate_rps:g}" for s in stages) + " req/s in stages"
         )
-        _say(
-            f"edgeperf: {scenario.name}: {rates} for {total_s:g}s "
-            f"at {base_url} ({workers or 1} generator process{'es' if workers > 1 else ''})"
-        )
+        setup = _worker_setup(options, workers)
+        _say(f"edgeperf: {scenario.name}: {rates} for {total_s:g}s at {base_url} ({setup})")
         sink = RunSink(writer, LiveStats(), expected_done=max(1, workers))
         plan = Plan(base_url, scenario.model_dump(mode="json"), 0)
         progress = _progress_printer(
             total_s, options.quiet, server.live_text, drain_s(plan.scenario)
         )
-        driver = Driver(plan, sink, workers, progress)
+        driver = Driver(plan, sink, setup, progress)
         try:
             with server.observing():
                 result = driver.run(total_s)
+        except HarnessError as exc:  # workers that never joined: nothing was sent
+            meta.outcome = "aborted"
+            meta.notes.append(f"aborted before the load: {exc}")
+            meta.finish()
+            raise
         finally:
             writer.close()
         if not options.quiet and sys.stderr.isatty():
@@ -232,6 +245,12 @@ def run_scenario(options: RunOptions) -> RunOutcome:
         print(f"report: {run_dir / 'index.html'}")
     code = EXIT_INTERRUPTED if meta.outcome == "interrupted" else analysis.exit_code
     return RunOutcome(run_dir, code)
+
+
+def _worker_setup(options: RunOptions, local: int) -> WorkerSetup:
+    return WorkerSetup(
+        local, options.expect_workers, options.master_bind, options.expect_workers_max_wait_s
+    )
 
 
 def _stopped(meta: rundir.Metadata, when: str) -> Interrupted:

@@ -140,6 +140,10 @@ class Metadata:
             "not_sent_by_s": _merged_counts(g.get("not_sent_by_s") or {} for g in gens),
             "workers": [{k: v for k, v in g.items() if k != "not_sent_by_s"} for g in gens],
         }
+        if getattr(result, "master", None):
+            self.generator["master"] = result.master
+            self.generator["clocks"] = list(result.clocks)
+            self.generator["lost_workers"] = list(result.lost_workers)
         self.notes.extend(result.notes)
         for g in gens:
             self.notes.extend(f"worker {g.get('worker', 0)}: {n}" for n in g.get("notes", []))
@@ -148,6 +152,8 @@ class Metadata:
             self.notes.append("the run was interrupted; what was measured until then is kept")
         elif getattr(result, "watchdog", False):
             self.outcome = "watchdog"
+        elif getattr(result, "lost_workers", None):
+            self.outcome = "worker_lost"
 
     def finish(self) -> None:
         if self.outcome == "running":

@@ -57,6 +57,10 @@ def test_unknown_metric_is_no_data():
         ([FAIL], "interrupted", INTERRUPTED),
         ([PASS], "interrupted", INTERRUPTED),
         ([], "completed", PASS),
+        # A run stopped by its watchdog, or that lost a worker, did not apply the planned load.
+        ([FAIL], "watchdog", INCOMPLETE),
+        ([FAIL, PASS], "worker_lost", INCOMPLETE),
+        ([PASS], "worker_lost", INCOMPLETE),
     ],
 )
 def test_overall_status_precedence(statuses, outcome, expected):

@@ -120,10 +120,12 @@ def summary_of(run_dir: Path) -> dict:
 
 
 class BenchTarget:
-    def __init__(self, proc: subprocess.Popen, port: int, served_file: Path) -> None:
+    def __init__(
+        self, proc: subprocess.Popen, port: int, served_file: Path, host: str = "127.0.0.1"
+    ) -> None:
         self.proc = proc
         self.port = port
-        self.url = f"http://127.0.0.1:{port}"
+        self.url = f"http://{host}:{port}"
         self._served_file = served_file
 
     def served(self) -> int:
@@ -140,14 +142,14 @@ class BenchTarget:
 _targets = iter(range(1_000_000))
 
 
-def start_bench_target(tmp_path: Path, *extra: str) -> BenchTarget:
+def start_bench_target(tmp_path: Path, *extra: str, host: str = "127.0.0.1") -> BenchTarget:
     """A fresh bench target process; returns once it listens (its ready-file is written)."""
     name = f"target-{next(_targets)}"
     ready = tmp_path / f"{name}.ready.json"
     served = tmp_path / f"{name}.served"
     proc = subprocess.Popen(
         [sys.executable, "-m", "loadtests.experiments.benchtarget", "--ready-file", str(ready),
-         "--served-file", str(served), *extra],
+         "--served-file", str(served), "--host", host, *extra],
         cwd=REPO,
     )  # fmt: skip
     try:
@@ -157,7 +159,7 @@ def start_bench_target(tmp_path: Path, *extra: str) -> BenchTarget:
         raise
     if proc.poll() is not None:
         raise RuntimeError(f"bench target exited with {proc.returncode} before it listened")
-    return BenchTarget(proc, json.loads(ready.read_text())["port"], served)
+    return BenchTarget(proc, json.loads(ready.read_text())["port"], served, host)
 
 
 def stop(proc: subprocess.Popen) -> None:
