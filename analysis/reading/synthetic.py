@@ -101,7 +101,7 @@ def _part(first: int, count: int, spec: SyntheticRun) -> pa.Table:
     chat = rng.random(count) < 0.95
     models = np.array(spec.model_names, dtype=object)[rng.integers(0, len(spec.model_names), count)]
     hit = rng.random(count) < 0.6
-    columns = {
+    columns: dict[str, np.ndarray] = {
         "first_token_us": np.full(count, -1, dtype=np.int64),
         "last_token_us": np.full(count, -1, dtype=np.int64),
         "tokens": np.zeros(count, dtype=np.int32),
