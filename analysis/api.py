@@ -29,12 +29,14 @@ from analysis.judging.verdicts import (
     stall_decided,
     verdict_measurements,
 )
-from analysis.measuring.client import judged_window, measure_client, not_sent_in
+from analysis.measuring.client import client_from, judged_window, not_sent_in
 from analysis.measuring.interrupted import ran_window, unjudged
-from analysis.measuring.llm import llm_summary, llm_verdict_measurements, measure_llm
-from analysis.measuring.outages import find_outages
+from analysis.measuring.llm import llm_from, llm_summary, llm_verdict_measurements, run_slo
 from analysis.measuring.serverside import measure_server
-from analysis.measuring.stalls import attribute, find_stalls, stall_summary, stall_warnings
+from analysis.measuring.stalls import stall_summary, stall_warnings, stalls_of
+from analysis.measuring.streaming import stream_kinds
+from analysis.measuring.sweep import SweepPlan, sweep
+from analysis.measuring.tally import Tally
 from analysis.measuring.timeseries import time_origin_us
 from analysis.outputs.chartdata import ChartInputs, chart_inputs
 from analysis.outputs.charts import render_charts
@@ -44,8 +46,15 @@ from analysis.outputs.redact import Redactor, env_secrets
 from analysis.outputs.report import build_view, render_report, write_report
 from analysis.outputs.shape_sections import shape_sections
 from analysis.reading.errors import RunDirError
-from analysis.reading.rundir import RunData, load_run
-from analysis.shapes.staged import analyze_shape, shape_measurements, shape_verdict_measurements
+from analysis.reading.rundir import RunData, load_run, open_run
+from analysis.shapes.spike import spike_ranges
+from analysis.shapes.staged import (
+    analyze_shape,
+    run_criteria,
+    shape_measurements,
+    shape_verdict_measurements,
+)
+from analysis.shapes.stages import stages_from
 
 
 @dataclass(frozen=True)
@@ -67,28 +76,42 @@ class RunAnalysis:
 
 
 def analyze(run: RunData, redactor: Redactor | None = None) -> RunAnalysis:
-    """Measure, judge and summarise a run already read into memory.
+    """Measure, judge and summarise a run, its samples read block by block in one sweep.
 
     Every string that reaches an output passes ``redactor`` (secrets become ``<redacted>``).
     """
     redactor = redactor or Redactor()
     run = replace(run, metadata=redactor.data(run.metadata))
-    ran = ran_window(run.metadata, run.samples, judged_window(run.metadata, run.samples))
+    source = run.sample_source()
+    span = source.span()
+    ran = ran_window(run.metadata, span, judged_window(run.metadata, span))
     window = ran.window  # of an interrupted run, the part of the steady window that ran
-    client = measure_client(run.samples, window, not_sent_in(run.metadata, window))
+    load = run.metadata.get("load") or {}
+    slo, criteria = run_slo(run), run_criteria(run)
+    stage_plan = list(load.get("stages") or [])
+    plan = SweepPlan(
+        window,
+        time_origin_us(run.metadata, span),
+        int(load.get("start_us") or 0),
+        stage_plan,
+        spike_ranges(stages_from(Tally(), stage_plan, criteria)),
+        stream_kinds(run.scenario),
+        slo,
+    )
+    swept = sweep(source, span, plan)
+    client = client_from(swept.tally, window, not_sent_in(run.metadata, window))
     server = measure_server(run.series, run.queries, window, run.has_series)
-    llm = measure_llm(run, window)
-    shape = analyze_shape(run, window, server)
+    llm = llm_from(swept.tally, window, slo)
+    shape = analyze_shape(run, window, server, (swept.tally, swept.spikes))
     measured = verdict_measurements(client, server) | llm_verdict_measurements(llm)
     measured |= shape_verdict_measurements(shape)
     if ran.nothing_judged:  # interrupted before the steady window: NO DATA, never a PASS
         measured = unjudged(measured, ran.note)
-    stalls = find_stalls(run.samples, run.metadata)
-    attribution = attribute(run.samples, window, stalls)
+    stalls, attribution = stalls_of(source, swept.late, run.metadata, window, swept.tally)
     verdicts = stall_decided(judge(run.targets, measured), run.targets, attribution)
     status = overall_status(verdicts, run.metadata.get("outcome", "unknown"), server.problems)
-    outages = find_outages(run.samples, int((run.metadata.get("load") or {}).get("start_us") or 0))
-    origin_us = time_origin_us(run.metadata, run.samples) or 0
+    outages = swept.outages
+    origin_us = plan.origin_us or 0
     warnings = [*filter(None, [ran.note]), *(o.describe() for o in outages)]
     warnings += run_warnings(run.metadata, client, run.targets, server.problems)
     warnings += stall_warnings(stalls, origin_us)
@@ -97,7 +120,7 @@ def analyze(run: RunData, redactor: Redactor | None = None) -> RunAnalysis:
     extra |= stall_summary(stalls, attribution, origin_us)
     summary = redactor.data(build_summary(run, client, server, verdicts, status, warnings, extra))
     result = RunResult.from_dict(summary, exact=True)  # a mismatch with the model raises
-    charts = chart_inputs(run, window, redactor, stalls)
+    charts = chart_inputs(run, window, redactor, stalls, swept)
     return RunAnalysis(
         run.run_dir, result, status, exit_code(status), run.metadata, charts, redactor
     )
@@ -110,7 +133,7 @@ def analyze_run(run_dir: Path | str, environ: Mapping[str, str] | None = None) -
     kept out of every output.
     """
     secrets = env_secrets(os.environ if environ is None else environ)
-    return analyze(load_run(run_dir), Redactor(secrets))
+    return analyze(open_run(run_dir), Redactor(secrets))
 
 
 def write_outputs(run_dir: Path | str, analysis: RunAnalysis) -> list[Path]:
@@ -188,6 +211,7 @@ __all__ = [
     "exit_code",
     "format_verdict_table",
     "load_run",
+    "open_run",
     "update_index",
     "write_outputs",
 ]

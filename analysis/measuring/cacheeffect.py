@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.measuring.client import Measured, Percentiles, Window, percentiles_ms
+from analysis.measuring.client import Measured, Percentiles, Window
+from analysis.measuring.tally import Tally
 
 SPLIT_QUANTILES = ("p50", "p95", "p99")
 STATUSES = ("HIT", "MISS")
@@ -43,42 +44,69 @@ def cache_classes(cache: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return hit[codes], miss[codes]  # code -1 (missing) indexes the trailing False
 
 
-def _split(values_us: np.ndarray, masks: dict[str, np.ndarray]) -> dict[str, Percentiles]:
-    out = {}
-    for status, mask in masks.items():
-        chosen = values_us[mask]
-        out[status] = percentiles_ms(np.sort(chosen[~np.isnan(chosen)]), SPLIT_QUANTILES)
-    return out
+def _split(t: Tally, prefix: str) -> dict[str, Percentiles]:
+    return {status: t.percentiles_ms(f"{prefix}{status}", SPLIT_QUANTILES) for status in STATUSES}
 
 
 def _ratio(hits: int, misses: int) -> float | None:
     return 100.0 * hits / (hits + misses) if hits + misses else None
 
 
-def measure_cache(
-    samples: pd.DataFrame, window: Window | None, ttft_us: np.ndarray | None = None
-) -> CacheEffect:
-    """Cache figures of the requests intended in ``window``; ``ttft_us`` NaN where no token."""
+def tally_cache(
+    samples: pd.DataFrame, window: Window | None, ttft_us: np.ndarray | None, t: Tally
+) -> None:
+    """Add one block (``ttft_us`` NaN where no token) to what ``cache_from`` reads."""
     if window is None or not len(samples):
-        return CacheEffect()
+        return
     intended = samples["intended_us"].to_numpy()
     inside = (intended >= window.start_us) & (intended < window.end_us)
     hit, miss = cache_classes(samples["cache"])
     hit, miss = hit & inside, miss & inside
-    hits, misses = int(hit.sum()), int(miss.sum())
-    if not hits + misses:
-        return CacheEffect()
+    if not (hit | miss).any():
+        return
+    t.add("cache:HIT", int(hit.sum()))
+    t.add("cache:MISS", int(miss.sum()))
     response = samples["response_us"].to_numpy().astype(np.float64)
     masks = {"HIT": hit, "MISS": miss}
-    ttft = {}
-    if ttft_us is not None and not np.isnan(ttft_us[hit | miss]).all():
-        ttft = _split(ttft_us, masks)
+    if ttft_us is not None:
+        for status, mask in masks.items():
+            chosen = ttft_us[mask]
+            t.values(f"cache_ttft:{status}", chosen[~np.isnan(chosen)])
     kinds = samples["kind"].astype(str).to_numpy()
-    by_kind: dict[str, dict[str, Any]] = {}
     for kind in sorted(set(kinds[hit | miss])):
         of_kind = kinds == kind
-        split = _split(response, {"HIT": hit & of_kind, "MISS": miss & of_kind})
-        kind_hits, kind_misses = int((hit & of_kind).sum()), int((miss & of_kind).sum())
+        for status, mask in masks.items():
+            t.add(f"cache_kind:{kind}:{status}", int((mask & of_kind).sum()))
+            t.values(f"cache_kind:{kind}:{status}", response[mask & of_kind])
+        t.category("cache_kind", {kind: 1})
+    for status, mask in masks.items():
+        t.values(f"cache_latency:{status}", response[mask])
+
+
+def measure_cache(
+    samples: pd.DataFrame, window: Window | None, ttft_us: np.ndarray | None = None
+) -> CacheEffect:
+    """Cache figures of the requests intended in ``window``; ``ttft_us`` NaN where no token."""
+    t = Tally()
+    tally_cache(samples, window, ttft_us, t)
+    return cache_from(t)
+
+
+def cache_from(t: Tally) -> CacheEffect:
+    """The cache figures of the blocks added to ``t`` by ``tally_cache``."""
+    hits, misses = t.counts["cache:HIT"], t.counts["cache:MISS"]
+    if not hits + misses:
+        return CacheEffect()
+    ttft = {}
+    if any(t.histogram(f"cache_ttft:{status}").count for status in STATUSES):
+        ttft = _split(t, "cache_ttft:")
+    by_kind: dict[str, dict[str, Any]] = {}
+    for kind in sorted(t.categories.get("cache_kind", {})):
+        split = _split(t, f"cache_kind:{kind}:")
+        kind_hits, kind_misses = (
+            t.counts[f"cache_kind:{kind}:HIT"],
+            t.counts[f"cache_kind:{kind}:MISS"],
+        )
         by_kind[kind or "(none)"] = {
             "hits": kind_hits,
             "misses": kind_misses,
@@ -94,7 +122,7 @@ def measure_cache(
         hits=hits,
         misses=misses,
         hit_percent=Measured(100.0 * hits / (hits + misses), source),
-        latency=_split(response, masks),
+        latency=_split(t, "cache_latency:"),
         ttft=ttft,
         by_kind=by_kind,
     )
@@ -127,6 +155,8 @@ __all__ = [
     "SPLIT_QUANTILES",
     "CacheEffect",
     "cache_classes",
+    "cache_from",
     "cache_summary",
     "measure_cache",
+    "tally_cache",
 ]

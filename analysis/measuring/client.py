@@ -9,24 +9,22 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from fractions import Fraction
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-US_PER_MS = 1000.0
+from analysis.measuring.tally import (
+    QUANTILES,
+    US_PER_MS,
+    Percentiles,
+    Tally,
+    nearest_rank_index,
+)
+from analysis.reading.samples import FrameSamples, SampleSpan
+
 US_PER_S = 1_000_000
 MAX_CATEGORIES = 20  # breakdowns (errors, kinds, models) list at most this many entries
-
-QUANTILES: dict[str, Fraction] = {
-    "p50": Fraction(1, 2),
-    "p90": Fraction(9, 10),
-    "p95": Fraction(19, 20),
-    "p99": Fraction(99, 100),
-    "p999": Fraction(999, 1000),
-    "max": Fraction(1),
-}
 
 
 @dataclass(frozen=True)
@@ -53,20 +51,6 @@ class Window:
     @property
     def duration_s(self) -> float:
         return (self.end_us - self.start_us) / US_PER_S
-
-
-@dataclass(frozen=True)
-class Percentiles:
-    """Nearest-rank percentiles of ``count`` values, in milliseconds (NaN when count is 0)."""
-
-    count: int = 0
-    values_ms: dict[str, float] = field(default_factory=dict)
-
-    def get(self, name: str) -> float:
-        return self.values_ms.get(name, math.nan)
-
-    def as_dict(self) -> dict[str, float]:
-        return {name: self.get(name) for name in QUANTILES}
 
 
 @dataclass(frozen=True)
@@ -100,16 +84,6 @@ class ClientMeasurements:
         return (self.requests + self.not_sent) / window.duration_s if window else math.nan
 
 
-def nearest_rank_index(counts: np.ndarray | int, q: Fraction) -> np.ndarray:
-    """0-based index of the nearest-rank ``q`` quantile in sorted groups of ``counts`` (>= 1).
-
-    Integer arithmetic (rank = ceil(q * n)) so that, e.g., p99 of 1000 values is exactly the 990th.
-    """
-    counts = np.asarray(counts, dtype=np.int64)
-    rank = (q.numerator * counts + q.denominator - 1) // q.denominator
-    return np.maximum(rank, 1) - 1
-
-
 def percentiles_ms(sorted_us: np.ndarray, names: tuple[str, ...] = tuple(QUANTILES)) -> Percentiles:
     """Nearest-rank percentiles of an ascending int64 µs array, in ms."""
     n = len(sorted_us)
@@ -122,7 +96,14 @@ def percentiles_ms(sorted_us: np.ndarray, names: tuple[str, ...] = tuple(QUANTIL
     return Percentiles(n, values)
 
 
-def judged_window(metadata: dict[str, Any], samples: pd.DataFrame) -> Window | None:
+def span_of(samples: pd.DataFrame | SampleSpan) -> SampleSpan:
+    """The span of a frame of samples (a span stays as it is)."""
+    if isinstance(samples, SampleSpan):
+        return samples
+    return FrameSamples(samples).span()
+
+
+def judged_window(metadata: dict[str, Any], samples: pd.DataFrame | SampleSpan) -> Window | None:
     """The steady window from metadata (judge window, judged stages, load window), else samples."""
     load = metadata.get("load") or {}
     start, end = load.get("judge_start_us"), load.get("judge_end_us")
@@ -135,9 +116,9 @@ def judged_window(metadata: dict[str, Any], samples: pd.DataFrame) -> Window | N
     if start is None or end is None:
         start, end = load.get("start_us"), load.get("end_us")
         source = "whole load window (metadata has no judged window)"
-    if (start is None or end is None) and len(samples):
-        intended = samples["intended_us"].to_numpy()
-        start, end = int(intended.min()), int(intended.max()) + 1
+    span = span_of(samples)
+    if (start is None or end is None) and span.rows:
+        start, end = span.first_intended_us, int(span.last_intended_us or 0) + 1
         source = "all samples (metadata has no load window)"
     if start is None or end is None or end <= start:
         return None
@@ -147,17 +128,27 @@ def judged_window(metadata: dict[str, Any], samples: pd.DataFrame) -> Window | N
     return Window(int(start), int(end), source)
 
 
-def category_counts(column: pd.Series, mask: np.ndarray, skip_empty: bool = True) -> dict[str, int]:
-    """Counts of a categorical column's values where ``mask``, largest first, at most 20."""
+def code_counts(column: pd.Series, mask: np.ndarray, skip_empty: bool = True) -> dict[str, int]:
+    """Counts of every value of a categorical column where ``mask`` (those not 0)."""
     codes = column.cat.codes.to_numpy()[mask]
     counts = np.bincount(codes[codes >= 0], minlength=len(column.cat.categories))
-    pairs = [
-        (str(cat), int(n))
+    return {
+        str(cat): int(n)
         for cat, n in zip(column.cat.categories, counts, strict=True)
         if n and not (skip_empty and cat == "")
-    ]
+    }
+
+
+def largest(counts: dict[str, int], top: int = MAX_CATEGORIES) -> dict[str, int]:
+    """The ``top`` largest counts, largest first (ties by name)."""
+    pairs = [(name, n) for name, n in counts.items() if n]
     pairs.sort(key=lambda pair: (-pair[1], pair[0]))
-    return dict(pairs[:MAX_CATEGORIES])
+    return dict(pairs[:top])
+
+
+def category_counts(column: pd.Series, mask: np.ndarray, skip_empty: bool = True) -> dict[str, int]:
+    """Counts of a categorical column's values where ``mask``, largest first, at most 20."""
+    return largest(code_counts(column, mask, skip_empty))
 
 
 def failed_mask(samples: pd.DataFrame) -> np.ndarray:
@@ -178,25 +169,32 @@ def _cache_flags(cache: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return known[codes], hit[codes]  # code -1 (missing) indexes the trailing False
 
 
-def _by_kind(
-    samples: pd.DataFrame, mask: np.ndarray, failed: np.ndarray, duration_s: float
-) -> dict[str, dict[str, Any]]:
-    """Requests, rate, errors, P50/P95/P99 and cache hit % (of responses with a cache status)."""
-    kinds = category_counts(samples["kind"], mask, skip_empty=False)
+def _tally_kinds(samples: pd.DataFrame, mask: np.ndarray, failed: np.ndarray, t: Tally) -> None:
+    """Requests, errors, response times and cache hits of each kind where ``mask``."""
+    kinds = code_counts(samples["kind"], mask, skip_empty=False)
+    t.category("kind", kinds)
     codes = samples["kind"].cat.codes.to_numpy()
     response = samples["response_us"].to_numpy()
     has_cache, hit = _cache_flags(samples["cache"])
-    out: dict[str, dict[str, Any]] = {}
     for kind in kinds:
         rows = mask & (codes == samples["kind"].cat.categories.get_loc(kind))
-        pct = percentiles_ms(np.sort(response[rows]), ("p50", "p95", "p99"))
-        with_cache = int((rows & has_cache).sum())
-        hits = int((rows & hit).sum())
+        t.values(f"kind:{kind}", response[rows])
+        t.add(f"kind_errors:{kind}", int((rows & failed).sum()))
+        t.add(f"kind_cached:{kind}", int((rows & has_cache).sum()))
+        t.add(f"kind_hits:{kind}", int((rows & hit).sum()))
+
+
+def _by_kind(t: Tally, duration_s: float) -> dict[str, dict[str, Any]]:
+    """Requests, rate, errors, P50/P95/P99 and cache hit % (of responses with a cache status)."""
+    out: dict[str, dict[str, Any]] = {}
+    for kind, requests in largest(dict(t.categories.get("kind", {}))).items():
+        pct = t.percentiles_ms(f"kind:{kind}", ("p50", "p95", "p99"))
+        with_cache, hits = t.counts[f"kind_cached:{kind}"], t.counts[f"kind_hits:{kind}"]
         out[kind or "(none)"] = {
-            "requests": int(rows.sum()),
-            "errors": int((rows & failed).sum()),
+            "requests": requests,
+            "errors": t.counts[f"kind_errors:{kind}"],
             **{f"{k}_ms": v for k, v in pct.values_ms.items()},
-            "rate_rps": int(rows.sum()) / duration_s,
+            "rate_rps": requests / duration_s,
             "cache_hits": hits,
             "cache_hit_percent": 100.0 * hits / with_cache if with_cache else None,
         }
@@ -222,8 +220,39 @@ def not_sent_in(metadata: dict[str, Any], window: Window | None) -> int:
 
 def connection_setup(samples: pd.DataFrame) -> Percentiles:
     """TCP connect + TLS handshake of every connection the run opened (their ``count``)."""
+    t = Tally()
+    tally_client(samples, None, t)
+    return _connect(t)
+
+
+def _connect(t: Tally) -> Percentiles:
+    return t.percentiles_ms("connect", ("p50", "p99", "max"))
+
+
+def tally_client(samples: pd.DataFrame, window: Window | None, t: Tally) -> None:
+    """Add one block of samples to what ``client_from`` reads."""
+    t.add("rows", len(samples))
     connect = samples["connect_us"].to_numpy()
-    return percentiles_ms(np.sort(connect[connect >= 0]), ("p50", "p99", "max"))
+    t.values("connect", connect[connect >= 0])
+    if window is None or not len(samples):
+        return
+    intended = samples["intended_us"].to_numpy()
+    sent = samples["sent_us"].to_numpy()
+    mask = (intended >= window.start_us) & (intended < window.end_us)
+    t.add("requests", int(mask.sum()))
+    t.add("requests_sent", int(((sent >= window.start_us) & (sent < window.end_us)).sum()))
+    failed = failed_mask(samples)
+    t.add("errors", int((mask & failed).sum()))
+    t.category("error", code_counts(samples["error"], mask))
+    service = samples["service_us"].to_numpy()[mask]
+    t.values("response", samples["response_us"].to_numpy()[mask])
+    t.values("service", service)
+    t.values("lag", samples["lag_us"].to_numpy()[mask])
+    _tally_kinds(samples, mask, failed, t)
+    t.category("model", code_counts(samples["model"], mask))
+    t.category("cache", code_counts(samples["cache"], mask))
+    t.add("bytes", int(samples["bytes"].to_numpy()[mask].sum()))
+    t.add("negative_service", int((service < 0).sum()))
 
 
 def measure_client(
@@ -235,19 +264,21 @@ def measure_client(
     error ratio (and by class, as "not sent"), not in the percentiles, which only sent requests
     have.
     """
-    total = len(samples)
+    t = Tally()
+    tally_client(samples, window, t)
+    return client_from(t, window, not_sent)
+
+
+def client_from(t: Tally, window: Window | None, not_sent: int = 0) -> ClientMeasurements:
+    """The client measurements of the samples added to ``t`` by ``tally_client``."""
+    total = t.counts["rows"]
     empty = Percentiles(0, {name: math.nan for name in QUANTILES})
     if total == 0 or window is None:
         reason = "no request samples in the run directory" if total == 0 else "no load window"
         nan = Measured(math.nan, reason=reason)
         return ClientMeasurements(window, 0, 0, 0, total, nan, nan, empty, empty, empty, reason)
-    intended = samples["intended_us"].to_numpy()
-    sent = samples["sent_us"].to_numpy()
-    mask = (intended >= window.start_us) & (intended < window.end_us)
-    requests = int(mask.sum())
-    requests_sent = int(((sent >= window.start_us) & (sent < window.end_us)).sum())
-    failed = failed_mask(samples)
-    errors = int((mask & failed).sum())
+    requests, requests_sent = t.counts["requests"], t.counts["requests_sent"]
+    errors = t.counts["errors"]
     rate_source = (
         f"client samples, {requests_sent:,} requests sent in the {window.duration_s:g} s "
         "steady window"
@@ -261,14 +292,13 @@ def measure_client(
         return ClientMeasurements(
             window, 0, requests_sent, 0, total, rate, ratio, empty, empty, empty, reason,
             errors_by_class={"not sent": not_sent} if not_sent else {}, not_sent=not_sent,
-            connect=connection_setup(samples),
+            connect=_connect(t),
         )  # fmt: skip
     if not_sent:
         source += f" and {not_sent:,} due but not sent (counted as errors)"
-    by_class = category_counts(samples["error"], mask)
+    by_class = largest(dict(t.categories.get("error", {})))
     if not_sent:
         by_class = dict(sorted({**by_class, "not sent": not_sent}.items(), key=lambda kv: -kv[1]))
-    service = samples["service_us"].to_numpy()[mask]
     return ClientMeasurements(
         window=window,
         requests=requests,
@@ -277,17 +307,17 @@ def measure_client(
         requests_total=total,
         rate_rps=rate,
         error_ratio=Measured((errors + not_sent) / (requests + not_sent), source),
-        response=percentiles_ms(np.sort(samples["response_us"].to_numpy()[mask])),
-        service=percentiles_ms(np.sort(service)),
-        lag=percentiles_ms(np.sort(samples["lag_us"].to_numpy()[mask])),
+        response=t.percentiles_ms("response"),
+        service=t.percentiles_ms("service"),
+        lag=t.percentiles_ms("lag"),
         errors_by_class=by_class,
-        by_kind=_by_kind(samples, mask, failed, window.duration_s),
-        models=category_counts(samples["model"], mask),
-        cache=category_counts(samples["cache"], mask),
-        bytes_received=int(samples["bytes"].to_numpy()[mask].sum()),
-        negative_service=int((service < 0).sum()),
+        by_kind=_by_kind(t, window.duration_s),
+        models=largest(dict(t.categories.get("model", {}))),
+        cache=largest(dict(t.categories.get("cache", {}))),
+        bytes_received=t.counts["bytes"],
+        negative_service=t.counts["negative_service"],
         not_sent=not_sent,
-        connect=connection_setup(samples),
+        connect=_connect(t),
     )
 
 
@@ -298,11 +328,16 @@ __all__ = [
     "Percentiles",
     "Window",
     "category_counts",
+    "client_from",
+    "code_counts",
     "connection_setup",
     "failed_mask",
     "judged_window",
     "measure_client",
     "not_sent_in",
     "nearest_rank_index",
+    "largest",
     "percentiles_ms",
+    "span_of",
+    "tally_client",
 ]

@@ -24,6 +24,7 @@ import pandas as pd
 
 from analysis.contract.targets import Target
 from analysis.measuring.client import US_PER_MS, Measured, Window, failed_mask
+from analysis.measuring.tally import Tally
 
 SLO_FIELDS = ("response_ms", "ttft_ms", "itl_ms")
 # The latency targets a threshold defaults to, loosest first.
@@ -96,21 +97,18 @@ def resolve_slo(scenario: dict[str, Any], targets: dict[str, Target]) -> Slo:
     return Slo(defaults, "latency targets: " + ", ".join(used) if used else "")
 
 
-def measure_goodput(
-    samples: pd.DataFrame, window: Window | None, slo: Slo, stream: pd.DataFrame
-) -> Goodput:
-    """Count good requests intended in ``window``; ``stream`` is ``streaming.per_request``."""
-    missed = {"failed": 0, **{name: 0 for name in slo.thresholds_ms}}
+def tally_goodput(
+    samples: pd.DataFrame, window: Window | None, slo: Slo, stream: pd.DataFrame, t: Tally
+) -> None:
+    """Add one block (``stream``: its ``streaming.per_request``) to what ``goodput_from`` reads."""
     if window is None or not len(samples):
-        nan = Measured(math.nan, reason="no request samples in the steady window")
-        return Goodput(slo, 0, 0, missed, nan, nan)
+        return
+    t.add("goodput_rows", len(samples))
     intended = samples["intended_us"].to_numpy()
     inside = (intended >= window.start_us) & (intended < window.end_us)
-    requests = int(inside.sum())
-    if not requests or not slo.thresholds_ms:
-        reason = NO_THRESHOLDS if requests else "no requests in the steady window"
-        nan = Measured(math.nan, reason=reason)
-        return Goodput(slo, requests, 0, missed, nan, nan)
+    t.add("goodput_requests", int(inside.sum()))
+    if not slo.thresholds_ms:
+        return
     streamed = stream["streamed"].to_numpy()
     misses = {"failed": failed_mask(samples)}
     limits_us = {name: ms * US_PER_MS for name, ms in slo.thresholds_ms.items()}
@@ -125,9 +123,33 @@ def measure_goodput(
         misses["itl_ms"] = streamed & (stream["itl_us"].to_numpy() > limits_us["itl_ms"])
     bad = np.zeros(len(samples), dtype=bool)
     for name, mask in misses.items():
-        missed[name] = int((mask & inside).sum())
+        t.add(f"goodput_missed:{name}", int((mask & inside).sum()))
         bad |= mask
-    good = int((inside & ~bad).sum())
+    t.add("goodput_good", int((inside & ~bad).sum()))
+
+
+def measure_goodput(
+    samples: pd.DataFrame, window: Window | None, slo: Slo, stream: pd.DataFrame
+) -> Goodput:
+    """Count good requests intended in ``window``; ``stream`` is ``streaming.per_request``."""
+    t = Tally()
+    tally_goodput(samples, window, slo, stream, t)
+    return goodput_from(t, window, slo)
+
+
+def goodput_from(t: Tally, window: Window | None, slo: Slo) -> Goodput:
+    """The goodput of the blocks added to ``t`` by ``tally_goodput``."""
+    missed = {"failed": 0, **{name: 0 for name in slo.thresholds_ms}}
+    if window is None or not t.counts["goodput_rows"]:
+        nan = Measured(math.nan, reason="no request samples in the steady window")
+        return Goodput(slo, 0, 0, missed, nan, nan)
+    requests = t.counts["goodput_requests"]
+    if not requests or not slo.thresholds_ms:
+        reason = NO_THRESHOLDS if requests else "no requests in the steady window"
+        nan = Measured(math.nan, reason=reason)
+        return Goodput(slo, requests, 0, missed, nan, nan)
+    missed = {name: t.counts[f"goodput_missed:{name}"] for name in missed}
+    good = t.counts["goodput_good"]
     limits = ", ".join(f"{name.removesuffix('_ms')} <= {ms:g} ms" for name, ms in
                        slo.thresholds_ms.items())  # fmt: skip
     source = f"client samples, {requests:,} requests in steady window; good: succeeded, {limits}"
@@ -160,7 +182,9 @@ __all__ = [
     "SLO_FIELDS",
     "Goodput",
     "Slo",
+    "goodput_from",
     "goodput_summary",
     "measure_goodput",
     "resolve_slo",
+    "tally_goodput",
 ]

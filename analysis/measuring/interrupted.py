@@ -15,7 +15,8 @@ from typing import Any
 
 import pandas as pd
 
-from analysis.measuring.client import US_PER_S, Measured, Window
+from analysis.measuring.client import US_PER_S, Measured, Window, span_of
+from analysis.reading.samples import SampleSpan
 
 
 @dataclass(frozen=True)
@@ -34,15 +35,16 @@ class RanWindow:
         return self.window is None and bool(self.note)
 
 
-def stopped_us(metadata: dict[str, Any], samples: pd.DataFrame) -> int | None:
+def stopped_us(metadata: dict[str, Any], samples: pd.DataFrame | SampleSpan) -> int | None:
     """When an interrupted run's load stopped (epoch µs); None for a run not interrupted.
 
     Just after its last intended send time; the load's start when it sent nothing.
     """
     if metadata.get("outcome") != "interrupted":
         return None
-    if len(samples):
-        return int(samples["intended_us"].max()) + 1
+    span = span_of(samples)
+    if span.rows:
+        return int(span.last_intended_us or 0) + 1
     start = (metadata.get("load") or {}).get("start_us")
     return int(start) if isinstance(start, int | float) else None
 
@@ -51,7 +53,9 @@ def _seconds(value_s: float) -> str:
     return f"{value_s:.1f}" if value_s >= 0.1 else f"{value_s:.3f}"
 
 
-def ran_window(metadata: dict[str, Any], samples: pd.DataFrame, window: Window | None) -> RanWindow:
+def ran_window(
+    metadata: dict[str, Any], samples: pd.DataFrame | SampleSpan, window: Window | None
+) -> RanWindow:
     """``window`` cut where an interrupted run stopped, with the sentence saying how much ran."""
     stop = stopped_us(metadata, samples)
     if window is None or stop is None or stop >= window.end_us:
@@ -61,7 +65,7 @@ def ran_window(metadata: dict[str, Any], samples: pd.DataFrame, window: Window |
         start = (metadata.get("load") or {}).get("start_us")
         into = (
             f" {_seconds((stop - start) / US_PER_S)} s into the load"
-            if isinstance(start, int) and len(samples)
+            if isinstance(start, int) and span_of(samples).rows
             else ""
         )
         return RanWindow(

@@ -11,18 +11,27 @@ from dataclasses import dataclass
 from typing import Any
 
 from analysis.contract.schema import SCENARIO_FILE
-from analysis.measuring.cacheeffect import CacheEffect, cache_summary, measure_cache
+from analysis.measuring.cacheeffect import CacheEffect, cache_from, cache_summary, tally_cache
 from analysis.measuring.client import Measured, Window
-from analysis.measuring.goodput import Goodput, goodput_summary, measure_goodput, resolve_slo
-from analysis.measuring.proxytime import ProxyTime, measure_proxy_time, proxy_summary
+from analysis.measuring.goodput import (
+    Goodput,
+    Slo,
+    goodput_from,
+    goodput_summary,
+    resolve_slo,
+    tally_goodput,
+)
+from analysis.measuring.proxytime import ProxyTime, proxy_summary, proxy_time_from, tally_proxy_time
 from analysis.measuring.streaming import (
     StreamMeasurements,
-    measure_streaming,
     per_request,
     stream_kinds,
     stream_summary,
     streamed_mask,
+    streaming_from,
+    tally_streaming,
 )
+from analysis.measuring.tally import Tally
 from analysis.reading.errors import RunDirError
 from analysis.reading.rundir import RunData
 
@@ -37,20 +46,36 @@ class LlmMeasurements:
     cache: CacheEffect
 
 
-def measure_llm(run: RunData, window: Window | None) -> LlmMeasurements:
-    """Measure ``run`` over ``window``; raise RunDirError for a malformed ``slo`` section."""
+def run_slo(run: RunData) -> Slo:
+    """The goodput thresholds of ``run``; RunDirError for a malformed ``slo`` section."""
     try:
-        slo = resolve_slo(run.scenario, run.targets)
+        return resolve_slo(run.scenario, run.targets)
     except ValueError as exc:
         raise RunDirError(run.run_dir / SCENARIO_FILE, str(exc), "slo") from None
-    kinds = stream_kinds(run.scenario)
-    streamed = streamed_mask(run.samples, kinds)
-    figures = per_request(run.samples, streamed)
+
+
+def measure_llm(run: RunData, window: Window | None) -> LlmMeasurements:
+    """Measure the samples of ``run`` in memory over ``window``; RunDirError for a bad ``slo``."""
+    slo, samples = run_slo(run), run.samples
+    t = Tally()
+    if len(samples):
+        figures = per_request(samples, streamed_mask(samples, stream_kinds(run.scenario)))
+        tally_streaming(samples, window, figures, t)
+        tally_goodput(samples, window, slo, figures, t)
+        tally_proxy_time(samples, window, figures["streamed"].to_numpy(), t)
+        tally_cache(samples, window, figures["ttft_us"].to_numpy(), t)
+    else:
+        tally_goodput(samples, window, slo, samples, t)
+    return llm_from(t, window, slo)
+
+
+def llm_from(t: Tally, window: Window | None, slo: Slo) -> LlmMeasurements:
+    """The LLM measurements of the blocks a sweep added to ``t``."""
     return LlmMeasurements(
-        streaming=measure_streaming(run.samples, window, kinds),
-        goodput=measure_goodput(run.samples, window, slo, figures),
-        proxy=measure_proxy_time(run.samples, window, streamed),
-        cache=measure_cache(run.samples, window, figures["ttft_us"].to_numpy()),
+        streaming=streaming_from(t),
+        goodput=goodput_from(t, window, slo),
+        proxy=proxy_time_from(t),
+        cache=cache_from(t),
     )
 
 
@@ -88,4 +113,11 @@ def llm_summary(llm: LlmMeasurements, by_kind: dict[str, dict[str, Any]]) -> dic
     }
 
 
-__all__ = ["LlmMeasurements", "llm_summary", "llm_verdict_measurements", "measure_llm"]
+__all__ = [
+    "LlmMeasurements",
+    "llm_from",
+    "llm_summary",
+    "llm_verdict_measurements",
+    "measure_llm",
+    "run_slo",
+]

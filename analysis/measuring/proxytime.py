@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from analysis.measuring.client import Measured, Percentiles, Window, failed_mask, percentiles_ms
+from analysis.measuring.client import Measured, Percentiles, Window, failed_mask
+from analysis.measuring.tally import Tally
 
 PROXY_QUANTILES = ("p50", "p95", "p99", "max")
 NOT_REPORTED = (
@@ -39,29 +40,48 @@ class ProxyTime:
         return Measured(self.overhead.get("p95"), source if count else "", self.reason)
 
 
-def measure_proxy_time(
-    samples: pd.DataFrame, window: Window | None, streamed: np.ndarray
-) -> ProxyTime:
-    """Percentiles over the requests intended in ``window`` that carry the timing headers."""
+def tally_proxy_time(
+    samples: pd.DataFrame, window: Window | None, streamed: np.ndarray, t: Tally
+) -> None:
+    """Add one block to what ``proxy_time_from`` reads."""
     if window is None or not len(samples):
-        return ProxyTime()
+        return
     intended = samples["intended_us"].to_numpy()
     inside = (intended >= window.start_us) & (intended < window.end_us)
     overhead = samples["overhead_us"].to_numpy()
     upstream = samples["upstream_us"].to_numpy()
     has_overhead, has_upstream = inside & (overhead >= 0), inside & (upstream >= 0)
     if not has_overhead.any() and not has_upstream.any():
-        return ProxyTime()
+        return
     ttfb = samples["ttfb_us"].to_numpy()
     client = np.where(
         streamed, ttfb - samples["sent_us"].to_numpy(), samples["service_us"].to_numpy()
     )
     both = has_overhead & has_upstream & ~failed_mask(samples) & (~streamed | (ttfb >= 0))
+    t.values("proxy:overhead", overhead[has_overhead])
+    t.values("proxy:upstream", upstream[has_upstream])
+    t.values("proxy:unexplained", (client - upstream - overhead)[both])
+
+
+def measure_proxy_time(
+    samples: pd.DataFrame, window: Window | None, streamed: np.ndarray
+) -> ProxyTime:
+    """Percentiles over the requests intended in ``window`` that carry the timing headers."""
+    t = Tally()
+    tally_proxy_time(samples, window, streamed, t)
+    return proxy_time_from(t)
+
+
+def proxy_time_from(t: Tally) -> ProxyTime:
+    """The proxy time of the blocks added to ``t`` by ``tally_proxy_time``."""
+    overhead, upstream = t.histogram("proxy:overhead"), t.histogram("proxy:upstream")
+    if not overhead.count and not upstream.count:
+        return ProxyTime()
     return ProxyTime(
-        overhead=percentiles_ms(np.sort(overhead[has_overhead]), PROXY_QUANTILES),
-        upstream=percentiles_ms(np.sort(upstream[has_upstream]), PROXY_QUANTILES),
-        unexplained=percentiles_ms(np.sort((client - upstream - overhead)[both]), PROXY_QUANTILES),
-        reason="" if has_overhead.any() else NOT_REPORTED,
+        overhead=overhead.percentiles_ms(PROXY_QUANTILES),
+        upstream=upstream.percentiles_ms(PROXY_QUANTILES),
+        unexplained=t.percentiles_ms("proxy:unexplained", PROXY_QUANTILES),
+        reason="" if overhead.count else NOT_REPORTED,
     )
 
 
@@ -78,4 +98,12 @@ def proxy_summary(proxy: ProxyTime) -> dict[str, Any]:
     }
 
 
-__all__ = ["NOT_REPORTED", "PROXY_QUANTILES", "ProxyTime", "measure_proxy_time", "proxy_summary"]
+__all__ = [
+    "NOT_REPORTED",
+    "PROXY_QUANTILES",
+    "ProxyTime",
+    "measure_proxy_time",
+    "proxy_summary",
+    "proxy_time_from",
+    "tally_proxy_time",
+]

@@ -29,7 +29,7 @@ requests are then not called a stall.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -42,6 +42,8 @@ from analysis.measuring.client import (
     Window,
     percentiles_ms,
 )
+from analysis.measuring.tally import Tally
+from analysis.reading.samples import FrameSamples, Samples
 
 LAG_THRESHOLD_US = 10_000
 CPU_BOUND_SHARE = 0.9  # of one core, over the run: the process had no time to spare
@@ -122,52 +124,79 @@ def _cause(metadata: dict[str, Any], worker: int) -> str:
     return f"generator CPU-bound (worker {worker} used {share:.0%} of a core)"
 
 
-def _late_runs(
-    intended: np.ndarray, sent: np.ndarray, done: np.ndarray, cap: int | None, threshold_us: int
-) -> list[list[int]]:
-    """[start_us, end_us, max_lag_us] of each episode of one process (rows by intended time)."""
-    lag = sent - intended
-    rows = np.flatnonzero(lag > threshold_us)
-    groups = np.split(rows, np.flatnonzero(np.diff(rows) > 1) + 1) if len(rows) else []
-    if cap is not None and groups:
-        # A queue that began at a full cap is the target's, however long it then grew: what
-        # is due behind it waits for the cap too, whatever the count in flight at that instant.
-        first = intended[[int(g[0]) for g in groups]]
-        in_flight = np.searchsorted(np.sort(sent), first, "right") - np.searchsorted(
-            np.sort(done), first, "right"
-        )
-        groups = [g for g, n in zip(groups, in_flight, strict=True) if n < cap]
-    runs: list[list[int]] = []
-    for group in groups:
-        start, end = int(intended[group[0]]), int(sent[group].max())
-        worst = int(lag[group].max())
-        if runs and start - runs[-1][1] < threshold_us:
-            last = runs[-1]
+class LateRuns:
+    """Runs of consecutive late requests of each process; blocks arrive in intended order.
+
+    A run is [first position, last position, first intended, last sent, largest lag] with
+    positions counted in its process's intended order; a run still open at the end of a block
+    carries on, so memory is the runs, not the requests.
+    """
+
+    def __init__(self, threshold_us: int = LAG_THRESHOLD_US) -> None:
+        self.threshold_us = threshold_us
+        self.seen: dict[int, int] = {}
+        self.runs: dict[int, list[list[int]]] = {}
+
+    def add(self, ordered: pd.DataFrame) -> None:
+        workers = ordered["worker"].to_numpy()
+        lag = ordered["sent_us"].to_numpy() - ordered["intended_us"].to_numpy()
+        for worker in np.unique(workers):
+            rows = np.flatnonzero(workers == worker)
+            offset = self.seen.get(int(worker), 0)
+            self.seen[int(worker)] = offset + len(rows)
+            late = np.flatnonzero(lag[rows] > self.threshold_us)
+            if not len(late):
+                continue
+            intended = ordered["intended_us"].to_numpy()[rows[late]]
+            sent = ordered["sent_us"].to_numpy()[rows[late]]
+            runs = self.runs.setdefault(int(worker), [])
+            for group in np.split(np.arange(len(late)), np.flatnonzero(np.diff(late) > 1) + 1):
+                first, last = offset + int(late[group[0]]), offset + int(late[group[-1]])
+                end, worst = int(sent[group].max()), int(lag[rows[late[group]]].max())
+                if runs and runs[-1][1] == first - 1:  # the run the last block ended in
+                    runs[-1][1], runs[-1][3] = last, max(runs[-1][3], end)
+                    runs[-1][4] = max(runs[-1][4], worst)
+                else:
+                    runs.append([first, last, int(intended[group[0]]), end, worst])
+
+
+def _in_flight(source: Samples, queries: dict[int, np.ndarray]) -> dict[int, np.ndarray]:
+    """Per process, requests sent but not answered at each query time (sent <= t < done)."""
+    counts = {w: np.zeros(len(t), dtype=np.int64) for w, t in queries.items()}
+    for chunk in source.chunks():
+        workers = chunk["worker"].to_numpy()
+        for worker, times in queries.items():
+            rows = workers == worker
+            sent, done = (np.sort(chunk[c].to_numpy()[rows]) for c in ("sent_us", "done_us"))
+            counts[worker] += np.searchsorted(sent, times, "right")
+            counts[worker] -= np.searchsorted(done, times, "right")
+    return counts
+
+
+def _episodes(runs: list[list[int]], threshold_us: int) -> list[list[int]]:
+    """[start_us, end_us, max_lag_us] of each episode: runs less than the threshold apart merge."""
+    episodes: list[list[int]] = []
+    for _, _, start, end, worst in runs:
+        if episodes and start - episodes[-1][1] < threshold_us:
+            last = episodes[-1]
             last[1], last[2] = max(last[1], end), max(last[2], worst)
         else:
-            runs.append([start, end, worst])
-    return runs
+            episodes.append([start, end, worst])
+    return episodes
 
 
-def find_stalls(
-    samples: pd.DataFrame, metadata: dict[str, Any], threshold_us: int = LAG_THRESHOLD_US
-) -> Stalls:
-    """The generator stalls of a run (see the module's rule) and the rows each one delayed."""
-    cap = _cap_per_worker(metadata)
-    delayed = np.zeros(len(samples), dtype=bool)
-    episodes: list[StallEpisode] = []
-    if not len(samples):
-        return Stalls((), delayed, cap)
-    workers = samples["worker"].to_numpy()
-    columns = [samples[c].to_numpy() for c in ("intended_us", "sent_us", "done_us")]
-    for worker in np.unique(workers):
+Bounds = dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]  # worker -> starts, ends, lags
+
+
+def _delayed(chunk: pd.DataFrame, episodes: Bounds, t: Tally | None) -> np.ndarray:
+    """Rows of ``chunk`` a stall delayed; per-episode counts go to ``t`` when given."""
+    delayed = np.zeros(len(chunk), dtype=bool)
+    workers = chunk["worker"].to_numpy()
+    for worker, (starts, ends, lags) in episodes.items():
         rows = np.flatnonzero(workers == worker)
-        rows = rows[np.argsort(columns[0][rows], kind="stable")]
-        intended, sent, done = (c[rows] for c in columns)
-        runs = _late_runs(intended, sent, done, cap, threshold_us)
-        if not runs:
-            continue
-        starts, ends, lags = (np.array(v, dtype=np.int64) for v in zip(*runs, strict=True))
+        intended, sent, done = (
+            chunk[c].to_numpy()[rows] for c in ("intended_us", "sent_us", "done_us")
+        )
         # Scheduled during an episode: intended in [start, end] of the episode before it.
         k = np.searchsorted(starts, intended, "right") - 1
         scheduled = (k >= 0) & (intended <= ends[np.maximum(k, 0)])
@@ -176,18 +205,95 @@ def find_stalls(
         nxt = np.minimum(h, len(starts) - 1)
         held = (h < len(starts)) & (done >= starts[nxt] + lags[nxt] // 2) & ~scheduled
         delayed[rows[scheduled | held]] = True
-        counts = np.bincount(k[scheduled], minlength=len(runs))
-        held_counts = np.bincount(h[held], minlength=len(runs))
-        held_service = np.full(len(runs), -1, dtype=np.int64)
-        np.maximum.at(held_service, h[held], (done - sent)[held])
-        cause = _cause(metadata, int(worker))
-        episodes += [
-            StallEpisode(int(worker), int(starts[i]), int(ends[i]), int(lags[i]),
-                         int(counts[i]), int(held_counts[i]), int(held_service[i]), cause)
-            for i in range(len(runs))
-        ]  # fmt: skip
+        if t is not None:
+            for i, n in enumerate(np.bincount(k[scheduled], minlength=len(starts))):
+                t.add(f"stall:{worker}:{i}", int(n))
+            for i, n in enumerate(np.bincount(h[held], minlength=len(starts))):
+                t.add(f"held:{worker}:{i}", int(n))
+            service = np.full(len(starts), -1, dtype=np.int64)
+            np.maximum.at(service, h[held], (done - sent)[held])
+            for i, longest in enumerate(service):
+                key = f"held_service:{worker}:{i}"
+                t.counts[key] = max(t.counts.get(key, -1), int(longest))
+    return delayed
+
+
+def stalls_of(
+    source: Samples, late: LateRuns, metadata: dict[str, Any], window: Window | None, t: Tally
+) -> tuple[Stalls, StallAttribution]:
+    """The stalls the runs of ``late`` make, and the window's latency without the requests they
+    delayed (``t`` holds the client tally of the same samples, for a run without stalls)."""
+    cap = _cap_per_worker(metadata)
+    runs = {w: r for w, r in late.runs.items() if r}
+    if cap is not None and runs:
+        queries = {w: np.array([r[2] for r in rs], dtype=np.int64) for w, rs in runs.items()}
+        flight = _in_flight(source, queries)
+        # A queue that began at a full cap is the target's, however long it then grew: what
+        # is due behind it waits for the cap too, whatever the count in flight at that instant.
+        runs = {
+            w: [r for r, n in zip(rs, flight[w], strict=True) if n < cap] for w, rs in runs.items()
+        }
+    merged = {
+        w: np.array(_episodes(rs, late.threshold_us), dtype=np.int64)
+        for w, rs in runs.items()
+        if rs
+    }
+    bounds: Bounds = {w: (e[:, 0], e[:, 1], e[:, 2]) for w, e in merged.items()}
+    if not bounds:
+        return Stalls((), np.zeros(0, dtype=bool), cap), _attribution(t, window, (), 0)
+    counts = Tally()
+    clean = Tally()
+    for chunk in source.chunks():
+        delayed = _delayed(chunk, bounds, counts)
+        if window is not None:
+            intended = chunk["intended_us"].to_numpy()
+            inside = (intended >= window.start_us) & (intended < window.end_us)
+            response = chunk["done_us"].to_numpy() - intended
+            clean.values("response", response[inside & ~delayed])
+            clean.add("delayed", int((inside & delayed).sum()))
+    episodes = [
+        StallEpisode(w, int(starts[i]), int(ends[i]), int(lags[i]), counts.counts[f"stall:{w}:{i}"],
+                     counts.counts[f"held:{w}:{i}"], counts.counts.get(f"held_service:{w}:{i}", -1),
+                     _cause(metadata, w))
+        for w, (starts, ends, lags) in bounds.items()
+        for i in range(len(starts))
+    ]  # fmt: skip
     episodes.sort(key=lambda e: (e.start_us, e.worker))
-    return Stalls(tuple(episodes), delayed, cap)
+    stalls = Stalls(tuple(episodes), np.zeros(0, dtype=bool), cap)
+    return stalls, _attribution(clean, window, stalls.episodes, clean.counts["delayed"])
+
+
+def _attribution(
+    t: Tally, window: Window | None, episodes: tuple[StallEpisode, ...], delayed: int
+) -> StallAttribution:
+    if window is None or not t.has("response"):
+        return StallAttribution(t.percentiles_ms("response") if window is None else Percentiles())
+    touching = [e for e in episodes if e.start_us < window.end_us and e.end_us >= window.start_us]
+    return StallAttribution(t.percentiles_ms("response"), delayed, len(touching))
+
+
+def find_stalls(
+    samples: pd.DataFrame, metadata: dict[str, Any], threshold_us: int = LAG_THRESHOLD_US
+) -> Stalls:
+    """The generator stalls of a run (see the module's rule) and the rows each one delayed."""
+    late = LateRuns(threshold_us)
+    late.add(samples.sort_values("intended_us", kind="stable"))
+    stalls, _ = stalls_of(FrameSamples(samples), late, metadata, None, Tally())
+    bounds = _bounds(stalls)
+    return replace(
+        stalls,
+        delayed=_delayed(samples, bounds, None) if bounds else np.zeros(len(samples), dtype=bool),
+    )
+
+
+def _bounds(stalls: Stalls) -> Bounds:
+    out: Bounds = {}
+    for worker in sorted({e.worker for e in stalls.episodes}):
+        mine = sorted((e for e in stalls.episodes if e.worker == worker), key=lambda e: e.start_us)
+        starts, ends, lags = (np.array([getattr(e, a) for e in mine], dtype=np.int64)
+                              for a in ("start_us", "end_us", "max_lag_us"))  # fmt: skip
+        out[worker] = (starts, ends, lags)
+    return out
 
 
 def attribute(samples: pd.DataFrame, window: Window | None, stalls: Stalls) -> StallAttribution:
@@ -258,10 +364,12 @@ __all__ = [
     "MAX_LISTED",
     "StallAttribution",
     "StallEpisode",
+    "LateRuns",
     "Stalls",
     "attribute",
     "find_stalls",
     "stall_bands_s",
     "stall_summary",
     "stall_warnings",
+    "stalls_of",
 ]

@@ -30,8 +30,8 @@ from analysis.measuring.client import (
     Window,
     failed_mask,
     nearest_rank_index,
-    percentiles_ms,
 )
+from analysis.measuring.tally import Histogram, Tally
 
 INCOMPLETE_ERROR = "stream incomplete"
 # Tokens per second is better high: its slow tail is at the low percentiles.
@@ -136,8 +136,8 @@ def per_request(samples: pd.DataFrame, streamed: np.ndarray) -> pd.DataFrame:
     )
 
 
-def _sorted(values: np.ndarray) -> np.ndarray:
-    return np.sort(values[~np.isnan(values)])
+def _numbers(values: np.ndarray) -> np.ndarray:
+    return values[~np.isnan(values)]
 
 
 def rate_percentiles(sorted_rates: np.ndarray) -> dict[str, float]:
@@ -151,17 +151,44 @@ def rate_percentiles(sorted_rates: np.ndarray) -> dict[str, float]:
     }
 
 
-def _by_kind(figures: pd.DataFrame, kinds: np.ndarray) -> dict[str, dict[str, Any]]:
+def _rates(histogram: Histogram) -> dict[str, float]:
+    return histogram.quantiles(tuple(RATE_QUANTILES), table=RATE_QUANTILES)
+
+
+def tally_streaming(
+    samples: pd.DataFrame, window: Window | None, figures: pd.DataFrame, t: Tally
+) -> None:
+    """Add one block (``figures``: its ``per_request``) to what ``streaming_from`` reads."""
+    if window is None or not len(samples):
+        return
+    intended = samples["intended_us"].to_numpy()
+    inside = (intended >= window.start_us) & (intended < window.end_us)
+    figures = figures[inside]
+    streamed = figures["streamed"].to_numpy()
+    if not streamed.any():
+        return
+    t.add("streamed", int(streamed.sum()))
+    t.add("completed", int(figures["completed"].to_numpy().sum()))
+    t.add("tokens", int(samples["tokens"].to_numpy()[inside][streamed].sum()))
+    for name in ("ttft_us", "ttft_sent_us", "itl_us", "tokens_per_s"):
+        t.values(f"stream:{name}", _numbers(figures[name].to_numpy()))
+    kinds = samples["kind"].astype(str).to_numpy()[inside]
+    for kind in sorted(set(kinds[streamed])):
+        rows = figures[(kinds == kind) & streamed]
+        t.category("stream_kind", {kind: len(rows)})
+        t.values(f"stream_ttft:{kind}", _numbers(rows["ttft_us"].to_numpy()))
+        t.values(f"stream_rate:{kind}", _numbers(rows["tokens_per_s"].to_numpy()))
+
+
+def _by_kind(t: Tally) -> dict[str, dict[str, Any]]:
     """For each kind with streamed requests: streams, TTFT P50/P95/P99 and tokens/s P50."""
     out: dict[str, dict[str, Any]] = {}
-    for kind in sorted(set(kinds[figures["streamed"].to_numpy()])):
-        rows = figures[(kinds == kind) & figures["streamed"].to_numpy()]
-        ttft = percentiles_ms(_sorted(rows["ttft_us"].to_numpy()), KIND_QUANTILES)
-        rates = rate_percentiles(_sorted(rows["tokens_per_s"].to_numpy()))
-        out[str(kind) or "(none)"] = {
-            "streamed": len(rows),
+    for kind, streams in sorted(t.categories.get("stream_kind", {}).items()):
+        ttft = t.percentiles_ms(f"stream_ttft:{kind}", KIND_QUANTILES)
+        out[kind or "(none)"] = {
+            "streamed": streams,
             **{f"ttft_{k}_ms": v for k, v in ttft.values_ms.items()},
-            "tokens_per_s_p50": rates["p50"],
+            "tokens_per_s_p50": _rates(t.histogram(f"stream_rate:{kind}"))["p50"],
         }
     return out
 
@@ -170,29 +197,31 @@ def measure_streaming(
     samples: pd.DataFrame, window: Window | None, kinds: frozenset[str] = frozenset()
 ) -> StreamMeasurements:
     """Streaming figures of the requests intended in ``window``."""
-    if window is None or not len(samples):
-        return StreamMeasurements()
-    intended = samples["intended_us"].to_numpy()
-    inside = (intended >= window.start_us) & (intended < window.end_us)
-    figures = per_request(samples, streamed_mask(samples, kinds))[inside]
-    streamed = figures["streamed"].to_numpy()
-    streams = int(streamed.sum())
+    t = Tally()
+    if len(samples):
+        tally_streaming(samples, window, per_request(samples, streamed_mask(samples, kinds)), t)
+    return streaming_from(t)
+
+
+def streaming_from(t: Tally) -> StreamMeasurements:
+    """The streaming figures of the blocks added to ``t`` by ``tally_streaming``."""
+    streams = t.counts["streamed"]
     if not streams:
         return StreamMeasurements()
-    completed = int(figures["completed"].to_numpy().sum())
-    rates = _sorted(figures["tokens_per_s"].to_numpy())
+    completed = t.counts["completed"]
+    rates = t.histogram("stream:tokens_per_s")
     source = f"client samples, {streams:,} streamed requests in steady window"
     return StreamMeasurements(
         streamed=streams,
         completed=completed,
-        tokens=int(samples["tokens"].to_numpy()[inside][streamed].sum()),
+        tokens=t.counts["tokens"],
         completion=Measured(100.0 * completed / streams, source),
-        ttft=percentiles_ms(_sorted(figures["ttft_us"].to_numpy())),
-        ttft_sent=percentiles_ms(_sorted(figures["ttft_sent_us"].to_numpy())),
-        itl=percentiles_ms(_sorted(figures["itl_us"].to_numpy())),
-        tokens_per_s=rate_percentiles(rates),
-        tokens_per_s_count=len(rates),
-        by_kind=_by_kind(figures, samples["kind"].astype(str).to_numpy()[inside]),
+        ttft=t.percentiles_ms("stream:ttft_us"),
+        ttft_sent=t.percentiles_ms("stream:ttft_sent_us"),
+        itl=t.percentiles_ms("stream:itl_us"),
+        tokens_per_s=_rates(rates),
+        tokens_per_s_count=rates.count,
+        by_kind=_by_kind(t),
         reason="",
     )
 
@@ -224,5 +253,7 @@ __all__ = [
     "rate_percentiles",
     "stream_kinds",
     "stream_summary",
+    "streaming_from",
+    "tally_streaming",
     "streamed_mask",
 ]

@@ -5,23 +5,18 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 
-import numpy as np
 import pandas as pd
 
 from analysis.contract.targets import Target
-from analysis.measuring.client import US_PER_S, Window, failed_mask
+from analysis.measuring.client import US_PER_S, Window
 from analysis.measuring.serverside import SERVER_METRICS, metric_points
 from analysis.measuring.stalls import Stalls, stall_bands_s
 from analysis.measuring.streaming import stream_kinds
-from analysis.measuring.timeseries import (
-    errors_per_second,
-    latency_spectrum,
-    per_second,
-    target_rate,
-    time_origin_us,
-)
+from analysis.measuring.sweep import SweepPlan, Swept, sweep
+from analysis.measuring.tally import Histogram
+from analysis.measuring.timeseries import SecondsTally, spectrum_of, target_rate, time_origin_us
 from analysis.outputs.redact import Redactor
-from analysis.outputs.streamcharts import stream_curves
+from analysis.outputs.streamcharts import curves_from
 from analysis.reading.rundir import RunData
 
 OTLP_MARK = "otlp"  # series whose metric name contains this are OTLP export series
@@ -49,7 +44,7 @@ class ChartInputs:
     errors: pd.DataFrame = field(default_factory=pd.DataFrame)  # t_s + one column a kind: error
     otlp: dict[str, pd.DataFrame] = field(default_factory=dict)  # "metric [labels]" -> t_s, value
     targets: dict[str, Target] = field(default_factory=dict)  # verdict metric -> target
-    streams: dict[str, np.ndarray] = field(default_factory=dict)  # TTFT/ITL ms, ascending
+    streams: dict[str, Histogram] = field(default_factory=dict)  # TTFT/ITL µs
     stalls_s: list[tuple[float, float]] = field(default_factory=list)  # generator stalls
 
 
@@ -101,14 +96,21 @@ def chart_inputs(
     window: Window | None,
     redactor: Redactor | None = None,
     stalls: Stalls | None = None,
+    swept: Swept | None = None,
 ) -> ChartInputs:
     """Per-second series, target schedule, spectra, errors, server series and the generator's
-    stalls on one time axis."""
+    stalls on one time axis. ``swept``: the run's sweep (without, one is made here)."""
     redactor = redactor or Redactor()
-    origin_us = time_origin_us(run.metadata, run.samples)
-    spectrum = latency_spectrum(run.samples, window)
-    if origin_us is None:
-        empty = per_second(run.samples.iloc[:0], 0, failed_mask(run.samples.iloc[:0]))
+    source = run.sample_source()
+    span = swept.span if swept is not None else source.span()
+    origin_us = time_origin_us(run.metadata, span)
+    if swept is None:
+        plan = SweepPlan(window, origin_us, stream_kinds=stream_kinds(run.scenario))
+        swept = sweep(source, span, plan)
+    t = swept.tally
+    spectrum = spectrum_of(t.histogram("response"), t.histogram("service"))
+    if origin_us is None or swept.per_second is None or swept.errors is None:
+        empty = SecondsTally(0).frame()
         return ChartInputs(
             empty, target_rate(run.metadata, 0).iloc[:0], spectrum, targets=dict(run.targets)
         )
@@ -123,18 +125,17 @@ def chart_inputs(
             (window.start_us - origin_us) / US_PER_S,
             (window.end_us - origin_us) / US_PER_S,
         )
-    failed = failed_mask(run.samples)
     otlp = otlp_series(run.series, origin_s)
     return ChartInputs(
-        per_second=per_second(run.samples, origin_us, failed),
+        per_second=swept.per_second,
         target_stages=target_rate(run.metadata, origin_us),
         spectrum=spectrum,
         server=server,
         window_s=window_s,
-        errors=_redact_columns(errors_per_second(run.samples, origin_us, failed), redactor),
+        errors=_redact_columns(swept.errors, redactor),
         otlp={redactor.text(name): frame for name, frame in otlp.items()},
         targets=dict(run.targets),
-        streams=stream_curves(run.samples, window, stream_kinds(run.scenario)),
+        streams=curves_from(t),
         stalls_s=stall_bands_s(stalls, origin_us) if stalls is not None else [],
     )
 

@@ -145,13 +145,16 @@ def plot_errors_over_time(
 ) -> None:
     """Failed requests a second, stacked by ``kind: error class`` (columns beside ``t_s``)."""
     _shade_window(ax, window_s)
-    bottom = np.zeros(len(errors))
+    # one stepped area a series, not a bar a second: a day-long run has 86,400 seconds
+    t_s = np.append(
+        errors["t_s"].to_numpy(dtype="float64"), len(errors) and errors["t_s"].iloc[-1] + 1
+    )
+    bottom = np.zeros(len(t_s))
     for column in [c for c in errors.columns if c != "t_s"]:
         counts = errors[column].to_numpy(dtype="float64")
-        ax.bar(
-            errors["t_s"], counts, width=1.0, align="edge", bottom=bottom, label=safe_label(column)
-        )
-        bottom += counts
+        top = bottom + np.append(counts, counts[-1:])
+        ax.fill_between(t_s, bottom, top, step="post", label=safe_label(column), linewidth=0)
+        bottom = top
     ax.set_xlabel(TIME_LABEL)
     ax.set_ylabel("failed requests per second")
     ax.set_ylim(bottom=0)

@@ -11,7 +11,8 @@ from matplotlib.axes import Axes
 from matplotlib.ticker import FixedLocator, FuncFormatter, LogLocator, NullFormatter
 
 from analysis.measuring.client import US_PER_MS, Window, nearest_rank_index
-from analysis.measuring.streaming import per_request, streamed_mask
+from analysis.measuring.streaming import per_request, streamed_mask, tally_streaming
+from analysis.measuring.tally import Histogram, Tally
 from analysis.outputs.chartspec import ChartSpec, ChartTable, num_text
 
 CURVE_POINTS = 200
@@ -25,38 +26,40 @@ _MARKS = {"P0": Fraction(0), "P50": Fraction(1, 2), "P90": Fraction(9, 10)}
 _MARKS |= {"P95": Fraction(19, 20), "P99": Fraction(99, 100), "P99.9": Fraction(999, 1000)}
 
 
-def percentile_curve(sorted_ms: np.ndarray) -> pd.DataFrame:
+def percentile_curve(values_us: Histogram) -> pd.DataFrame:
     """``nines`` (0 is P0, 1 is P90, 2 is P99 ...) and nearest-rank ``value_ms``, up to the
     resolution of the sample count; the last point shows the maximum."""
-    n = len(sorted_ms)
+    n = values_us.count
     if n == 0:
         return pd.DataFrame({"nines": [], "value_ms": []}, dtype="float64")
     top = max(math.log10(n), 1.0)
     nines = np.linspace(0.0, top, CURVE_POINTS)
     index = np.clip(np.ceil((1.0 - 10.0**-nines) * n).astype(np.int64), 1, n) - 1
     index[-1] = n - 1
-    return pd.DataFrame({"nines": nines, "value_ms": sorted_ms[index]})
+    return pd.DataFrame({"nines": nines, "value_ms": values_us.at(index) / US_PER_MS})
 
 
 def stream_curves(
     samples: pd.DataFrame, window: Window | None, kinds: frozenset[str] = frozenset()
-) -> dict[str, np.ndarray]:
-    """Each series of ``STREAM_SERIES`` over the judged window, ascending, in ms (none: empty)."""
-    if window is None or not len(samples):
-        return {}
-    intended = samples["intended_us"].to_numpy()
-    inside = (intended >= window.start_us) & (intended < window.end_us)
-    figures = per_request(samples, streamed_mask(samples, kinds))[inside]
+) -> dict[str, Histogram]:
+    """Each series of ``STREAM_SERIES`` over the judged window, in µs (none: left out)."""
+    t = Tally()
+    if len(samples):
+        tally_streaming(samples, window, per_request(samples, streamed_mask(samples, kinds)), t)
+    return curves_from(t)
+
+
+def curves_from(t: Tally) -> dict[str, Histogram]:
+    """The series of ``STREAM_SERIES`` a ``tally_streaming`` tally holds (none: left out)."""
     out = {}
     for label, (column, _, _) in STREAM_SERIES.items():
-        values = figures[column].to_numpy()
-        values = np.sort(values[~np.isnan(values)]) / US_PER_MS
-        if len(values):
+        values = t.histogram(f"stream:{column}")
+        if values.count:
             out[label] = values
     return out
 
 
-def plot_stream_latency(ax: Axes, curves: dict[str, np.ndarray]) -> None:
+def plot_stream_latency(ax: Axes, curves: dict[str, Histogram]) -> None:
     """TTFT and ITL by percentile on a log-of-nines x axis and a log ms y axis."""
     top = 1.0
     for label, values in curves.items():
@@ -76,18 +79,19 @@ def plot_stream_latency(ax: Axes, curves: dict[str, np.ndarray]) -> None:
     ax.legend(loc="upper left")
 
 
-def stream_table(curves: dict[str, np.ndarray]) -> ChartTable:
+def stream_table(curves: dict[str, Histogram]) -> ChartTable:
     """Nearest-rank P0, P50, P90, P95, P99, P99.9 and max of each series, with its count."""
     head = ["series", "requests", *_MARKS, "max"]
     rows = []
     for label, values in curves.items():
-        n = len(values)
-        cells = [num_text(values[int(nearest_rank_index(n, q))]) for q in _MARKS.values()]
-        rows.append([label, f"{n:,}", *cells, num_text(values[-1])])
+        n = values.count
+        ranks = [int(nearest_rank_index(n, q)) for q in _MARKS.values()] + [n - 1]
+        cells = [num_text(float(v) / US_PER_MS) for v in values.at(np.array(ranks))]
+        rows.append([label, f"{n:,}", *cells])
     return ChartTable(head, rows, "milliseconds")
 
 
-def stream_spec(curves: dict[str, np.ndarray]) -> ChartSpec:
+def stream_spec(curves: dict[str, Histogram]) -> ChartSpec:
     """The chart, or the reason it is skipped."""
     title = "Time to first token and inter-token latency"
     if not curves:
@@ -109,6 +113,7 @@ def stream_spec(curves: dict[str, np.ndarray]) -> ChartSpec:
 
 __all__ = [
     "STREAM_SERIES",
+    "curves_from",
     "percentile_curve",
     "plot_stream_latency",
     "stream_curves",

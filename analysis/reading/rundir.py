@@ -4,20 +4,16 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
-import pyarrow as pa
-import pyarrow.parquet as pq
 import yaml
 
 from analysis.contract.schema import (
     METADATA_FILE,
     QUERIES_FILE,
-    SAMPLE_COLUMNS,
-    SAMPLE_DEFAULTS,
     SAMPLE_PART_GLOB,
     SAMPLES_DIR,
     SCENARIO_FILE,
@@ -26,12 +22,14 @@ from analysis.contract.schema import (
 )
 from analysis.contract.targets import Target, TargetSyntaxError
 from analysis.reading.errors import RunDirError
-
-_ARROW_TYPES = {"int64": pa.int64(), "int32": pa.int32(), "float64": pa.float64()}
-_STRING_SAMPLE_COLUMNS = [name for name, (dtype, _) in SAMPLE_COLUMNS.items() if dtype == "string"]
-_DICT_TYPE = pa.dictionary(pa.int32(), pa.string())
-# Derived sample columns, all int64 microseconds.
-DERIVED_COLUMNS = ("response_us", "service_us", "lag_us")
+from analysis.reading.parquet import read_parquet
+from analysis.reading.samples import (
+    DERIVED_COLUMNS,
+    FrameSamples,
+    SampleParts,
+    Samples,
+    empty_samples,
+)
 
 _LOAD_INT_KEYS = ("start_us", "end_us", "judge_start_us", "judge_end_us", "workers")
 _LOAD_FLOAT_KEYS = ("rate_rps",)
@@ -43,7 +41,11 @@ _GENERATOR_FLOAT_KEYS = ("cpu_s", "wall_s")
 
 @dataclass(frozen=True)
 class RunData:
-    """One run directory, read and typed. Samples carry the derived ``DERIVED_COLUMNS``."""
+    """One run directory, read and typed. Samples carry the derived ``DERIVED_COLUMNS``.
+
+    ``samples`` is in memory (``load_run``) or empty with ``parts`` reading them from disk part by
+    part (``open_run``); measurements read ``sample_source()``, which is either.
+    """
 
     run_dir: Path
     samples: pd.DataFrame
@@ -54,6 +56,11 @@ class RunData:
     targets: dict[str, Target] = field(default_factory=dict)
     has_series: bool = False
     sample_files: int = 0
+    parts: SampleParts | None = None
+
+    def sample_source(self) -> Samples:
+        """The samples as blocks: the parts on disk, else the frame in memory."""
+        return self.parts if self.parts is not None else FrameSamples(self.samples)
 
     @property
     def name(self) -> str:
@@ -63,7 +70,17 @@ class RunData:
 
 
 def load_run(run_dir: Path | str) -> RunData:
-    """Read and validate ``run_dir``; raise RunDirError on missing or malformed content."""
+    """Read and validate ``run_dir`` with every sample in memory; raise RunDirError if it cannot.
+
+    For small runs and tests; ``open_run`` reads runs of any length.
+    """
+    run = open_run(run_dir)
+    assert run.parts is not None
+    return replace(run, samples=run.parts.frame(), parts=None)
+
+
+def open_run(run_dir: Path | str) -> RunData:
+    """Read and validate ``run_dir``, leaving the samples on disk to be read part by part."""
     run_dir = Path(run_dir)
     if not run_dir.is_dir():
         raise RunDirError(run_dir, "run directory not found (expected reports/<stamp>-<scenario>/)")
@@ -74,7 +91,7 @@ def load_run(run_dir: Path | str) -> RunData:
     queries = _read_json(run_dir / QUERIES_FILE, required=False)
     return RunData(
         run_dir=run_dir,
-        samples=_read_samples(parts),
+        samples=empty_samples(),
         series=_read_series(series_path) if series_path.exists() else _empty_series(),
         queries=_normalise_queries(queries, run_dir / QUERIES_FILE),
         metadata=metadata,
@@ -82,6 +99,7 @@ def load_run(run_dir: Path | str) -> RunData:
         targets=_parse_targets(scenario, run_dir / SCENARIO_FILE),
         has_series=series_path.exists(),
         sample_files=len(parts),
+        parts=SampleParts(parts),
     )
 
 
@@ -202,90 +220,8 @@ def _normalise_queries(raw: Any, path: Path) -> tuple[dict[str, Any], ...]:
     return tuple(dict(_mapping(entry, path, f"[{i}]")) for i, entry in enumerate(raw))
 
 
-def _read_parquet(
-    path: Path,
-    columns: dict[str, tuple[str, str]],
-    dictionary: list[str],
-    defaults: dict[str, int] | None = None,
-) -> pa.Table:
-    defaults = defaults or {}
-    try:
-        present = set(pq.read_schema(path).names)
-    except (OSError, pa.ArrowException) as exc:
-        raise RunDirError(path, f"not a readable Parquet file: {exc}") from None
-    missing = [name for name in columns if name not in present and name not in defaults]
-    if missing:
-        raise RunDirError(path, f"missing column(s) {missing}; expected {list(columns)}")
-    try:
-        wanted = [name for name in columns if name in present]
-        table = pq.read_table(path, columns=wanted, read_dictionary=dictionary)
-    except (OSError, pa.ArrowException) as exc:
-        raise RunDirError(path, f"cannot read Parquet data: {exc}") from None
-    arrays = [
-        _typed(path, name, table.column(name), dtype, name in dictionary)
-        if name in present
-        else pa.chunked_array([pa.array([defaults[name]] * table.num_rows, _ARROW_TYPES[dtype])])
-        for name, (dtype, _) in columns.items()
-    ]
-    return pa.table(arrays, names=list(columns))
-
-
-def _typed(
-    path: Path, name: str, column: pa.ChunkedArray, dtype: str, dictionary: bool
-) -> pa.ChunkedArray:
-    """Cast one column to the contract type; string nulls become "", dictionary-encoded if asked."""
-    try:
-        if dtype == "string":
-            if column.type == _DICT_TYPE and column.null_count == 0:
-                return column
-            if pa.types.is_dictionary(column.type):
-                column = column.cast(column.type.value_type)
-            column = column.cast(pa.string())
-            if column.null_count:
-                column = column.fill_null("")
-            return column.dictionary_encode().cast(_DICT_TYPE) if dictionary else column
-        if column.null_count:
-            raise RunDirError(path, f"{column.null_count} null value(s) in a {dtype} column", name)
-        return column.cast(_ARROW_TYPES[dtype])
-    except pa.ArrowException as exc:
-        raise RunDirError(path, f"cannot read as {dtype}: {exc}", name) from None
-
-
-def _read_samples(parts: list[Path]) -> pd.DataFrame:
-    """All sample parts as one DataFrame: int64/int32 columns, categorical strings, derived µs."""
-    if not parts:
-        return _empty_samples()
-    tables = [
-        _read_parquet(p, SAMPLE_COLUMNS, _STRING_SAMPLE_COLUMNS, SAMPLE_DEFAULTS) for p in parts
-    ]
-    table = pa.concat_tables(tables)
-    del tables
-    frame = table.to_pandas(split_blocks=True, self_destruct=True)
-    del table
-    return _with_derived(frame)
-
-
-def _with_derived(frame: pd.DataFrame) -> pd.DataFrame:
-    intended = frame["intended_us"].to_numpy()
-    sent = frame["sent_us"].to_numpy()
-    done = frame["done_us"].to_numpy()
-    return frame.assign(response_us=done - intended, service_us=done - sent, lag_us=sent - intended)
-
-
-def _empty_samples() -> pd.DataFrame:
-    columns: dict[str, pd.Series] = {}
-    for name, (dtype, _) in SAMPLE_COLUMNS.items():
-        if dtype == "string":
-            columns[name] = pd.Series(pd.Categorical([], categories=pd.Index([], dtype="str")))
-        else:
-            columns[name] = pd.Series([], dtype=dtype)
-    for name in DERIVED_COLUMNS:
-        columns[name] = pd.Series([], dtype="int64")
-    return pd.DataFrame(columns)
-
-
 def _read_series(path: Path) -> pd.DataFrame:
-    return _read_parquet(path, SERIES_COLUMNS, []).to_pandas()
+    return read_parquet(path, SERIES_COLUMNS, []).to_pandas()
 
 
 def _empty_series() -> pd.DataFrame:
@@ -297,4 +233,4 @@ def _empty_series() -> pd.DataFrame:
     )
 
 
-__all__ = ["DERIVED_COLUMNS", "RunData", "load_run"]
+__all__ = ["DERIVED_COLUMNS", "RunData", "load_run", "open_run"]

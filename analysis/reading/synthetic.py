@@ -69,6 +69,12 @@ class SyntheticRun:
     planned_s: float | None = None  # a steady window longer than the rows fill: interrupted
     name: str = "synthetic"
     targets: tuple[tuple[str, str], ...] = tuple(WEEK1_TARGETS.items())
+    # Richer runs (the defaults leave each out): streamed chat answers with tokens and timing
+    # headers, connection set-up times, a generator pause every ``stall_every_s`` and an outage
+    # (every request failing) over ``outage_s`` (seconds from the start).
+    stream_share: float = 0.0
+    stall_every_s: float | None = None
+    outage_s: tuple[float, float] | None = None
 
 
 def _intended_offsets_us(first: int, count: int, spec: SyntheticRun) -> np.ndarray:
@@ -95,6 +101,18 @@ def _part(first: int, count: int, spec: SyntheticRun) -> pa.Table:
     chat = rng.random(count) < 0.95
     models = np.array(spec.model_names, dtype=object)[rng.integers(0, len(spec.model_names), count)]
     hit = rng.random(count) < 0.6
+    columns: dict[str, np.ndarray] = {
+        "first_token_us": np.full(count, -1, dtype=np.int64),
+        "last_token_us": np.full(count, -1, dtype=np.int64),
+        "tokens": np.zeros(count, dtype=np.int32),
+        "upstream_us": np.full(count, -1, dtype=np.int64),
+        "overhead_us": np.full(count, -1, dtype=np.int64),
+        "connect_us": np.full(count, -1, dtype=np.int64),
+    }
+    error = np.where(failed, "timeout", "")
+    if spec.stream_share or spec.stall_every_s or spec.outage_s:
+        sent, done, error, columns = _richer(rng, intended, sent, done, failed, chat, spec)
+        failed = error != ""
     return pa.table(
         {
             "intended_us": intended,
@@ -104,19 +122,55 @@ def _part(first: int, count: int, spec: SyntheticRun) -> pa.Table:
             "status": np.where(failed, 0, 200).astype(np.int32),
             "kind": np.where(chat, "chat", "health"),
             "model": np.where(chat, models, ""),
-            "error": np.where(failed, "timeout", ""),
+            "error": error,
             "bytes": np.where(failed, 0, np.where(chat, 620, 15)).astype(np.int64),
             "cache": np.where(failed | ~chat, "", np.where(hit, "HIT", "MISS")),
             "worker": (np.arange(first, first + count) % 2).astype(np.int32),
-            "first_token_us": np.full(count, -1, dtype=np.int64),
-            "last_token_us": np.full(count, -1, dtype=np.int64),
-            "tokens": np.zeros(count, dtype=np.int32),
-            "upstream_us": np.full(count, -1, dtype=np.int64),
-            "overhead_us": np.full(count, -1, dtype=np.int64),
-            "connect_us": np.full(count, -1, dtype=np.int64),
+            **columns,
         },
         schema=_SCHEMA,
     )
+
+
+def _richer(
+    rng: np.random.Generator,
+    intended: np.ndarray,
+    sent: np.ndarray,
+    done: np.ndarray,
+    failed: np.ndarray,
+    chat: np.ndarray,
+    spec: SyntheticRun,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """Streams, timing headers and connection set-up; stalls and an outage where asked."""
+    count = len(intended)
+    t_s = (intended - START_US) / 1e6
+    if spec.stall_every_s:  # requests due in the first 50 ms of each period leave late together
+        into_s = np.mod(t_s, spec.stall_every_s)
+        paused = (t_s > spec.stall_every_s) & (into_s < 0.05)
+        late = np.round((0.05 - into_s) * 1e6).astype(np.int64) + 1000
+        sent = np.where(paused, intended + late, sent)
+    error = np.where(failed, "timeout", "").astype(object)
+    if spec.outage_s:
+        down = (t_s >= spec.outage_s[0]) & (t_s < spec.outage_s[1])
+        error = np.where(down, np.where(rng.random(count) < 0.7, "HTTP 503", "refused"), error)
+    service = np.maximum(rng.lognormal(math.log(3000.0), 0.5, count), 80).astype(np.int64)
+    done = np.where(error == "timeout", done, sent + service)
+    streamed = chat & (rng.random(count) < spec.stream_share) & (error == "")
+    tokens = np.where(streamed, rng.integers(1, 64, count), 0).astype(np.int32)
+    first_token = sent + np.maximum(service // 3, 50)
+    gap = rng.integers(200, 3000, count)
+    columns = {
+        "first_token_us": np.where(streamed, first_token, -1),
+        "last_token_us": np.where(streamed, first_token + gap * np.maximum(tokens - 1, 0), -1),
+        "tokens": tokens,
+        "upstream_us": np.where(chat & (error == ""), service * 4 // 5, -1),
+        "overhead_us": np.where(chat & (error == ""), rng.integers(100, 900, count), -1),
+        "connect_us": np.where(rng.random(count) < 0.01, rng.integers(80, 2000, count), -1),
+    }
+    done = np.where(streamed, np.maximum(done, columns["last_token_us"] + 100), done)
+    incomplete = streamed & (rng.random(count) < 0.01)
+    error = np.where(incomplete, "stream incomplete", error)
+    return sent, done, error.astype(str), columns
 
 
 def _step_s(start_us: int, end_us: int) -> float:
@@ -191,11 +245,13 @@ def write_synthetic_run(run_dir: Path, spec: SyntheticRun = SyntheticRun()) -> P
         "notes": list(spec.notes),
     }
     (run_dir / METADATA_FILE).write_text(json.dumps(metadata, indent=2), encoding="utf-8")
-    scenario = {
+    scenario: dict[str, Any] = {
         "name": spec.name,
         "load": {"rate_rps": spec.rate_rps, "ramp": f"{spec.ramp_s:g}s"},
         "targets": dict(spec.targets),
     }
+    if spec.stream_share:
+        scenario["requests"] = [{"kind": "chat", "chat": {"stream": True}}, {"kind": "health"}]
     (run_dir / SCENARIO_FILE).write_text(
         yaml.safe_dump(scenario, sort_keys=False), encoding="utf-8"
     )

@@ -28,7 +28,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from analysis.measuring.client import US_PER_S, percentiles_ms
+from analysis.measuring.client import US_PER_S
+from analysis.measuring.timeseries import SecondsTally
 from analysis.shapes.stages import StageResult, failed_flags
 
 SUSTAIN_S = 5
@@ -89,25 +90,50 @@ def find_spike(stages: tuple[StageResult, ...]) -> int | None:
     return best
 
 
+def spike_ranges(stages: tuple[StageResult, ...]) -> list[tuple[int, int]]:
+    """The (from, to) µs whose seconds ``spike_recovery`` judges: the settled stage before the
+    spike and the stage after it; none without a spike. Stage times and rates suffice."""
+    i = find_spike(stages)
+    if i is None:
+        return []
+    base, spike, after = stages[i - 1], stages[i], stages[i + 1]
+    return [(base.measured_start_us, base.end_us), (spike.end_us, after.end_us)]
+
+
+def seconds_tally(from_us: int, to_us: int) -> SecondsTally:
+    """The per-second tally of the whole seconds from ``from_us`` up to ``to_us``."""
+    whole = int((to_us - from_us) // US_PER_S)
+    return SecondsTally(from_us, from_us + whole * US_PER_S)
+
+
+def judge_seconds(
+    tally: SecondsTally, p99_limit_ms: float, error_limit: float
+) -> tuple[SecondAfterSpike, ...]:
+    """Each whole second of a finished ``seconds_tally``, judged against the limits."""
+    assert tally.stop_us is not None
+    whole = int((tally.stop_us - tally.origin_us) // US_PER_S)
+    frame = tally.frame()
+    out = []
+    for k in range(whole):
+        n = int(frame["requests"].iloc[k]) if k < len(frame) else 0
+        p99 = float(frame["p99_ms"].iloc[k]) if n else math.nan
+        errors = 100.0 * int(frame["errors"].iloc[k]) / n if n else math.nan
+        within = n > 0 and p99 <= p99_limit_ms and errors <= error_limit
+        out.append(SecondAfterSpike(k, n, p99, errors, bool(within)))
+    return tuple(out)
+
+
 def seconds_after(
     samples: pd.DataFrame, from_us: int, to_us: int, p99_limit_ms: float, error_limit: float
 ) -> tuple[SecondAfterSpike, ...]:
     """Whole seconds from ``from_us`` up to ``to_us``, each judged against the limits."""
-    whole = int((to_us - from_us) // US_PER_S)
-    intended = samples["intended_us"].to_numpy()
-    rows = (intended >= from_us) & (intended < from_us + whole * US_PER_S)
-    k_of = (intended[rows] - from_us) // US_PER_S
-    response = (samples["done_us"].to_numpy() - intended)[rows]
-    failed = failed_flags(samples)[rows]
-    out = []
-    for k in range(whole):
-        in_k = k_of == k
-        n = int(in_k.sum())
-        p99 = percentiles_ms(np.sort(response[in_k]), ("p99",)).get("p99")
-        errors = 100.0 * int(failed[in_k].sum()) / n if n else math.nan
-        within = n > 0 and p99 <= p99_limit_ms and errors <= error_limit
-        out.append(SecondAfterSpike(k, n, p99, errors, bool(within)))
-    return tuple(out)
+    tally = seconds_tally(from_us, to_us)
+    order = np.argsort(samples["intended_us"].to_numpy(), kind="stable")
+    ordered = samples.iloc[order]
+    tally.add(ordered.assign(response_us=ordered["done_us"] - ordered["intended_us"]),
+              failed_flags(ordered))  # fmt: skip
+    tally.finish()
+    return judge_seconds(tally, p99_limit_ms, error_limit)
 
 
 def first_sustained(within: list[bool], sustain: int = SUSTAIN_S) -> int | None:
@@ -120,8 +146,21 @@ def first_sustained(within: list[bool], sustain: int = SUSTAIN_S) -> int | None:
     return None
 
 
-def spike_recovery(samples: pd.DataFrame, stages: tuple[StageResult, ...]) -> SpikeRecovery:
-    """The recovery time after the run's spike (see the module's rule)."""
+def spike_recovery(
+    samples: pd.DataFrame | dict[tuple[int, int], SecondsTally], stages: tuple[StageResult, ...]
+) -> SpikeRecovery:
+    """The recovery time after the run's spike (see the module's rule).
+
+    ``samples`` are the run's samples, or the finished tallies of its ``spike_ranges``.
+    """
+
+    def seconds(
+        from_us: int, to_us: int, p99: float, errors: float
+    ) -> tuple[SecondAfterSpike, ...]:
+        if isinstance(samples, dict):
+            return judge_seconds(samples[(from_us, to_us)], p99, errors)
+        return seconds_after(samples, from_us, to_us, p99, errors)
+
     i = find_spike(stages)
     if i is None:
         reason = "no spike: no stage has a higher rate than the stages right before and after it"
@@ -135,7 +174,7 @@ def spike_recovery(samples: pd.DataFrame, stages: tuple[StageResult, ...]) -> Sp
         spike_end_us=spike.end_us,
         spike_met=spike.met,
     )
-    before = seconds_after(samples, base.measured_start_us, base.end_us, math.inf, math.inf)
+    before = seconds(base.measured_start_us, base.end_us, math.inf, math.inf)
     p99s = [b.p99_ms for b in before if b.requests]
     if not p99s or base.requests == 0:
         reason = (
@@ -146,25 +185,25 @@ def spike_recovery(samples: pd.DataFrame, stages: tuple[StageResult, ...]) -> Sp
     baseline_p99 = max(p99s)
     p99_limit = max(P99_FACTOR * baseline_p99, baseline_p99 + P99_SLACK_MS)
     error_limit = max(ERROR_FACTOR * base.error_percent, base.error_percent + ERROR_SLACK_PERCENT)
-    seconds = seconds_after(samples, spike.end_us, after.end_us, p99_limit, error_limit)
+    after_spike = seconds(spike.end_us, after.end_us, p99_limit, error_limit)
     found = replace(
         found,
         baseline_p99_ms=baseline_p99,
         baseline_error_percent=base.error_percent,
         p99_limit_ms=p99_limit,
         error_limit_percent=error_limit,
-        observed_s=len(seconds),
-        seconds=seconds[:MAX_SECONDS_KEPT],
+        observed_s=len(after_spike),
+        seconds=after_spike[:MAX_SECONDS_KEPT],
     )
-    if len(seconds) < SUSTAIN_S:
+    if len(after_spike) < SUSTAIN_S:
         reason = (
-            f"the stage after the spike has {len(seconds)} whole second(s); "
+            f"the stage after the spike has {len(after_spike)} whole second(s); "
             f"{SUSTAIN_S} are needed to see a sustained recovery"
         )
         return replace(found, reason=reason)
-    k = first_sustained([s.within for s in seconds])
+    k = first_sustained([s.within for s in after_spike])
     if k is None:
-        reason = f"did not recover within the {len(seconds)} s after the spike"
+        reason = f"did not recover within the {len(after_spike)} s after the spike"
         return replace(found, recovery_s=math.inf, reason=reason)
     return replace(found, recovery_s=float(k))
 
@@ -179,6 +218,9 @@ __all__ = [
     "SpikeRecovery",
     "find_spike",
     "first_sustained",
+    "judge_seconds",
     "seconds_after",
+    "seconds_tally",
+    "spike_ranges",
     "spike_recovery",
 ]

@@ -22,6 +22,8 @@ from analysis.measuring.serverside import (
     metric_points,
     query_source,
 )
+from analysis.measuring.tally import Tally
+from analysis.measuring.timeseries import SecondsTally
 from analysis.reading.errors import RunDirError
 from analysis.reading.rundir import RunData
 from analysis.shapes.knee import Knee, find_knee
@@ -35,7 +37,7 @@ from analysis.shapes.spike import (
     SpikeRecovery,
     spike_recovery,
 )
-from analysis.shapes.stages import StageResult, measure_stages, stage_targets
+from analysis.shapes.stages import StageResult, measure_stages, stage_targets, stages_from
 
 
 @dataclass(frozen=True)
@@ -52,14 +54,30 @@ class ShapeAnalysis:
     multi_stage: bool = False
 
 
-def analyze_shape(run: RunData, window: Window | None, server: ServerMeasurements) -> ShapeAnalysis:
-    """Measure every stage, find the spike and the knee, fit the memory growth."""
+def run_criteria(run: RunData) -> dict[str, Target]:
+    """The stage criteria of ``run``; RunDirError for a malformed ``stage_targets`` section."""
     try:
-        criteria = stage_targets(run.scenario.get("stage_targets"), run.targets)
+        return stage_targets(run.scenario.get("stage_targets"), run.targets)
     except ValueError as exc:
         raise RunDirError(run.run_dir / SCENARIO_FILE, str(exc)) from None
+
+
+def analyze_shape(
+    run: RunData,
+    window: Window | None,
+    server: ServerMeasurements,
+    swept: tuple[Tally, dict[tuple[int, int], SecondsTally]] | None = None,
+) -> ShapeAnalysis:
+    """Measure every stage, find the spike and the knee, fit the memory growth.
+
+    ``swept``: the tally and spike tallies of a sweep; without, the samples in memory."""
+    criteria = run_criteria(run)
     load = run.metadata.get("load") or {}
-    stages = measure_stages(run.samples, list(load.get("stages") or []), criteria)
+    plan = list(load.get("stages") or [])
+    if swept is None:
+        stages = measure_stages(run.samples, plan, criteria)
+    else:
+        stages = stages_from(swept[0], plan, criteria)
     source = chosen_source(run.series, "memory_bytes")
     text = query_source(run.queries, "memory_bytes", source)[0] if source else ""
     memory = memory_growth(
@@ -68,7 +86,7 @@ def analyze_shape(run: RunData, window: Window | None, server: ServerMeasurement
     return ShapeAnalysis(
         stages=stages,
         criteria=criteria,
-        spike=spike_recovery(run.samples, stages),
+        spike=spike_recovery(run.samples if swept is None else swept[1], stages),
         knee=find_knee(stages),
         memory=memory,
         memory_source=text or (f"{source}: memory_bytes series" if source else ""),

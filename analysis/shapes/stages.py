@@ -20,7 +20,8 @@ import pandas as pd
 
 from analysis.contract.schema import STAGE_TARGET_METRICS
 from analysis.contract.targets import Target
-from analysis.measuring.client import US_PER_S, failed_mask, percentiles_ms
+from analysis.measuring.client import US_PER_S, failed_mask
+from analysis.measuring.tally import Tally
 
 SETTLE_MAX_S = 5.0
 SETTLE_SHARE = 0.2
@@ -142,6 +143,32 @@ def _offered_rps(start_rps: float, end_rps: float, settle: float, duration: floa
     return start_rps + (end_rps - start_rps) * (settle + duration) / (2.0 * duration)
 
 
+def _plan(stages: list[dict[str, Any]]) -> list[tuple[int, dict[str, Any], int, int]]:
+    """(position, stage, measured start µs, end µs) of each stage with a start and an end."""
+    out = []
+    for i, stage in enumerate(stages):
+        start, end = stage.get("start_us"), stage.get("end_us")
+        if start is None or end is None or end <= start:
+            continue
+        begin = start + int(round(settle_s((end - start) / US_PER_S) * US_PER_S))
+        out.append((i, stage, int(begin), int(end)))
+    return out
+
+
+def tally_stages(samples: pd.DataFrame, stages: list[dict[str, Any]], t: Tally) -> None:
+    """Add one block to what ``stages_from`` reads."""
+    intended = samples["intended_us"].to_numpy()
+    sent = samples["sent_us"].to_numpy()
+    response = samples["done_us"].to_numpy() - intended
+    failed = failed_flags(samples)
+    for i, _, begin, end in _plan(stages):
+        rows = (intended >= begin) & (intended < end)
+        t.add(f"stage_requests:{i}", int(rows.sum()))
+        t.add(f"stage_errors:{i}", int((rows & failed).sum()))
+        t.add(f"stage_sent:{i}", int(((sent >= begin) & (sent < end)).sum()))
+        t.values(f"stage:{i}", response[rows])
+
+
 def measure_stages(
     samples: pd.DataFrame, stages: list[dict[str, Any]], criteria: dict[str, Target]
 ) -> tuple[StageResult, ...]:
@@ -149,31 +176,32 @@ def measure_stages(
 
     Stages lacking ``start_us``/``end_us`` are left out.
     """
-    intended = samples["intended_us"].to_numpy()
-    sent = samples["sent_us"].to_numpy()
-    response = samples["done_us"].to_numpy() - intended
-    failed = failed_flags(samples)
+    t = Tally()
+    tally_stages(samples, stages, t)
+    return stages_from(t, stages, criteria)
+
+
+def stages_from(
+    t: Tally, stages: list[dict[str, Any]], criteria: dict[str, Target]
+) -> tuple[StageResult, ...]:
+    """The stages measured from the blocks added to ``t`` by ``tally_stages``."""
     results = []
-    for i, stage in enumerate(stages):
-        start, end = stage.get("start_us"), stage.get("end_us")
-        if start is None or end is None or end <= start:
-            continue
+    for i, stage, begin, end in _plan(stages):
+        start = int(stage["start_us"])
         first, last = stage.get("start_rps"), stage.get("end_rps")
         known = [float(r) for r in (first, last) if r is not None] or [math.nan]
         start_rps = known[0] if first is not None else known[-1]
         end_rps = known[-1]
         duration = (end - start) / US_PER_S
         settle = settle_s(duration)
-        begin = start + int(round(settle * US_PER_S))
-        rows = (intended >= begin) & (intended < end)
-        requests = int(rows.sum())
-        errors = int((rows & failed).sum())
-        pct = percentiles_ms(np.sort(response[rows]), ("p50", "p95", "p99"))
+        requests = t.counts[f"stage_requests:{i}"]
+        errors = t.counts[f"stage_errors:{i}"]
+        pct = t.percentiles_ms(f"stage:{i}", ("p50", "p95", "p99"))
         measured_s = (end - begin) / US_PER_S
-        achieved = int(((sent >= begin) & (sent < end)).sum()) / measured_s
+        achieved = t.counts[f"stage_sent:{i}"] / measured_s
         result = StageResult(
             index=i,
-            start_us=int(start),
+            start_us=start,
             end_us=int(end),
             start_rps=start_rps,
             end_rps=end_rps,
@@ -202,5 +230,7 @@ __all__ = [
     "judge_stage",
     "measure_stages",
     "settle_s",
+    "stages_from",
     "stage_targets",
+    "tally_stages",
 ]

@@ -95,7 +95,13 @@ def test_errors_chart_stacks_kind_and_class(tmp_path):
     fig = Figure()
     ax = fig.add_subplot()
     plot_errors_over_time(ax, inputs.errors)
-    assert len(ax.patches) == 2 * len(inputs.errors)
+    # one stepped area a series (not a bar a second), the second stacked on the first
+    assert len(ax.collections) == 2 and not ax.patches
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "chat: timeout",
+        "health: HTTP 503",
+    ]
+    assert ax.get_ylim()[1] >= 50  # 25 + 25 failed requests a second
 
 
 def test_render_charts_writes_pngs_captions_and_tables(tmp_path):
