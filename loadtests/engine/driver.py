@@ -1,4 +1,4 @@
-"""Runs the plan on Locust: in this process, or as a master with local worker processes."""
+"""Runs the plan on Locust: in this process, or as a master with local and remote workers."""
 
 from __future__ import annotations
 
