@@ -19,6 +19,7 @@ from analysis.contract.schema import (
 )
 from analysis.history.index import update_index
 from analysis.history.regressions import find_regressions, is_run_dir, read_history
+from analysis.judging.bounds import otlp_bound_decided
 from analysis.judging.result import RunResult
 from analysis.judging.summary import build_summary
 from analysis.judging.verdicts import (
@@ -42,6 +43,7 @@ from analysis.outputs.chartdata import ChartInputs, chart_inputs
 from analysis.outputs.charts import render_charts
 from analysis.outputs.ci import render_junit, render_summary_md
 from analysis.outputs.formatting import format_value
+from analysis.outputs.otlp_sections import otlp_sections
 from analysis.outputs.redact import Redactor, env_secrets
 from analysis.outputs.report import build_view, render_report, write_report
 from analysis.outputs.shape_sections import shape_sections
@@ -109,6 +111,7 @@ def analyze(run: RunData, redactor: Redactor | None = None) -> RunAnalysis:
         measured = unjudged(measured, ran.note)
     stalls, attribution = stalls_of(source, swept.late, run.metadata, window, swept.tally)
     verdicts = stall_decided(judge(run.targets, measured), run.targets, attribution)
+    verdicts = otlp_bound_decided(verdicts, run.targets, server.otlp)
     status = overall_status(verdicts, run.metadata.get("outcome", "unknown"), server.problems)
     outages = swept.outages
     origin_us = plan.origin_us or 0
@@ -168,7 +171,7 @@ def write_outputs(run_dir: Path | str, analysis: RunAnalysis) -> list[Path]:
         analysis.metadata,
         regressions=found,
         index_href=index_href,
-        extra_sections=shape_sections(analysis.result),
+        extra_sections=shape_sections(analysis.result) + otlp_sections(analysis.result),
     )
     written.append(write_report(run_dir / REPORT_FILE, clean(render_report(view))))
     if reports_dir is not None:

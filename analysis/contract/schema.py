@@ -80,7 +80,16 @@ SERIES_COLUMNS: dict[str, tuple[str, str]] = {
 SERIES_METRIC_UNITS = {
     "memory_bytes": "bytes",  # resident memory of the agent process
     "cpu_percent": "%",  # CPU of the agent process, % of one core (200 % = two cores)
-    "otlp_export_success": "%",  # items accepted / (accepted + refused) at the collector
+    "otlp_export_success": "%",  # a profile's own share; shipped profiles give the counts below
+    # OTLP items over the run window, one series a signal (label signal=traces|metrics|logs);
+    # analysis/measuring/otlp.py turns them into the export success verdict.
+    "otlp_produced_items": "items",  # the agent's SDK was given (spans, metric points, logs)
+    "otlp_delivered_items": "items",  # exported successfully, after the SDK's retries
+    "otlp_failed_items": "items",  # exports that failed after the SDK's retries
+    "otlp_dropped_items": "items",  # dropped unexported by the SDK (queue full, after shutdown)
+    "otlp_retried_items": "items",  # sent again by the SDK's retries
+    "otlp_accepted_items": "items",  # accepted by the collector's OTLP receiver
+    "otlp_refused_items": "items",  # refused attempts at the collector's receiver (per attempt)
     "otlp_forward_success": "%",  # items the collector's exporters sent / (sent + failed)
     "otlp_bytes_per_s": "bytes/s",  # OTLP bytes the collector received per second
     "agent_request_rate_rps": "req/s",  # requests the agent answered per second

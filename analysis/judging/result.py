@@ -154,6 +154,34 @@ class ServerSeries(Record):
     missing: str = ""
 
 
+class OtlpSignal(Record):
+    """One signal's OTLP items over the run window and the share delivered (``server.otlp``)."""
+
+    produced: Num = None
+    delivered: Num = None
+    failed: Num = None
+    dropped: Num = None
+    retried: Num = None
+    accepted: Num = None
+    refused: Num = None  # refused attempts at the collector: a retried item counts each time
+    pending: Num = None  # produced, neither delivered nor lost by the window's end
+    percent: Num = None  # None when only a bound is known
+    low_percent: Num = None
+    high_percent: Num = None
+    basis: str = ""
+    note: str = ""
+
+
+class OtlpDelivery(Record):
+    """OTLP export success per signal, the counts behind it and the signal that decided it."""
+
+    deciding_signal: str | None = None
+    low_percent: Num = None
+    high_percent: Num = None
+    signals: dict[str, OtlpSignal] = Field(default_factory=dict)
+    counters: dict[str, str] = Field(default_factory=dict)  # figure -> the query behind it
+
+
 class Server(Record):
     """Server-side figures, where each came from, and why any is missing."""
 
@@ -165,6 +193,7 @@ class Server(Record):
     missing: dict[str, str] = Field(default_factory=dict)
     others: dict[str, ServerSeries] = Field(default_factory=dict)
     problems: list[str] = Field(default_factory=list)
+    otlp: OtlpDelivery | None = None
 
 
 class Generator(Record):
@@ -487,6 +516,8 @@ __all__ = [
     "Measurements",
     "MemoryGrowth",
     "Num",
+    "OtlpDelivery",
+    "OtlpSignal",
     "Outage",
     "Percentiles",
     "Proxy",

@@ -36,6 +36,8 @@ def _server(server: ServerMeasurements) -> dict[str, Any]:
         for name, m in server.others.items()
     }
     out["problems"] = list(server.problems)
+    if server.otlp is not None:
+        out["otlp"] = server.otlp.as_dict()
     return out
 
 

@@ -17,6 +17,7 @@ import pandas as pd
 
 from analysis.contract.schema import SERIES_METRIC_UNITS, SERIES_SOURCES
 from analysis.measuring.client import US_PER_S, Measured, Window, nearest_rank_index
+from analysis.measuring.otlp import COUNT_METRICS, OtlpDelivery, has_counts, measure_otlp
 
 SERVER_METRICS = ("memory_bytes", "cpu_percent", "otlp_export_success")
 # How several label sets of one metric combine at a timestamp: memory, CPU, rates and bytes of
@@ -48,7 +49,8 @@ class ServerMeasurements:
     """Server measurements in the judged window; NaN values carry a reason.
 
     ``others`` holds the profile's further metrics (mean over the steady window for a series,
-    the value for a whole-window counter); ``problems`` lists failed queries and samplers.
+    the value for a whole-window counter); ``problems`` lists failed queries and samplers;
+    ``otlp`` the per-signal item counts behind OTLP export success, when the run has them.
     """
 
     memory_max_bytes: Measured
@@ -57,6 +59,7 @@ class ServerMeasurements:
     otlp_success_percent: Measured
     others: dict[str, Measured] = field(default_factory=dict)
     problems: tuple[str, ...] = ()
+    otlp: OtlpDelivery | None = None
 
 
 def _rank(source: str) -> int:
@@ -214,18 +217,31 @@ def measure_server(
     """Memory max, CPU mean and P95, OTLP export success, the other metrics, the problems."""
     results = {m: _measure(m, series, queries, window, has_series) for m in SERVER_METRICS}
     present = set(series["metric"]) | {str(q.get("metric")) for q in queries}
+    counts = set(COUNT_METRICS.values())
     others = {
         metric: _measure(metric, series, queries, window, has_series)[0]
         for metric in SERIES_METRIC_UNITS
-        if metric in present and metric not in SERVER_METRICS
+        if metric in present and metric not in SERVER_METRICS and metric not in counts
     }
+    otlp_success = results["otlp_export_success"][0]
+    otlp = None
+    # A query of its own for the share (a scenario override, an older run) is judged as it
+    # computes it; otherwise the share is computed from the item counts.
+    if "otlp_export_success" not in present and has_counts(series, queries):
+        otlp = measure_otlp(series, queries)
+        otlp_success = otlp.measured
+        if not otlp_success.ok and not otlp.signals:
+            metric = COUNT_METRICS["produced" if "otlp_produced_items" in present else "accepted"]
+            reason = _missing_reason(metric, has_series, series, queries)
+            otlp_success = Measured(math.nan, otlp_success.source, reason)
     return ServerMeasurements(
         memory_max_bytes=results["memory_bytes"][0],
         cpu_mean_percent=results["cpu_percent"][0],
         cpu_p95_percent=results["cpu_percent"][1],
-        otlp_success_percent=results["otlp_export_success"][0],
+        otlp_success_percent=otlp_success,
         others=others,
         problems=collection_problems(queries),
+        otlp=otlp,
     )
 
 

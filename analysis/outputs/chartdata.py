@@ -55,7 +55,11 @@ def otlp_series(series: pd.DataFrame, origin_s: float) -> dict[str, pd.DataFrame
     comes from Prometheus and another source, Prometheus wins (as for the judged metrics).
     """
     mask = series["metric"].astype(str).str.contains(OTLP_MARK, case=False, regex=False)
-    rows = series[mask & (series["metric"] != "otlp_export_success") & series["value"].notna()]
+    # Item counts are one number each over the whole window: the report's OTLP table shows them.
+    counts = series["metric"].astype(str).str.endswith("_items")
+    rows = series[
+        mask & ~counts & (series["metric"] != "otlp_export_success") & series["value"].notna()
+    ]
     out: dict[str, pd.DataFrame] = {}
     for metric, group in rows.groupby("metric", sort=True):
         if group["source"].nunique() > 1 and (group["source"] == "prometheus").any():

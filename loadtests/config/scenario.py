@@ -145,6 +145,7 @@ class OtlpFaultSpec(_Model):
 
     refuse_fraction: float = Field(default=0.0, ge=0, le=1)
     refuse_status: Literal[503, 429] = 503
+    retry_after_s: Seconds | None = Field(default=None, ge=0, le=600)
     latency_ms: float = Field(default=0.0, ge=0, le=60_000)
     stall_at_s: Seconds | None = None
     stall_for_s: Seconds = 0.0

@@ -13,16 +13,17 @@ from tests.loadtests.conftest import REPO, only_run_dir, summary_of
 
 pytestmark = [pytest.mark.slow, pytest.mark.live]
 
-# Small, frequent span batches so a few seconds hold a few hundred export requests.
+# Small, frequent span batches so a few seconds hold a few hundred export requests; the SDK's
+# own retry schedule (1 s, 2 s, ... within its 10 s timeout) is kept.
 SDK_ENV = {
     "OTEL_BSP_MAX_EXPORT_BATCH_SIZE": "8",
     "OTEL_BSP_SCHEDULE_DELAY": "50",
     "OTEL_METRIC_EXPORT_INTERVAL": "100",
-    "OTEL_EXPORTER_OTLP_TIMEOUT": "1",  # seconds: a stalled collector fails exports quickly
 }
 
 
-def _run(tmp_path, otlp: dict) -> tuple[int, dict, str]:
+def test_refused_attempts_that_retries_deliver_are_100_percent_with_the_refusals_shown(tmp_path):
+    # Before, accepted / (accepted + refused attempts) made this loss-free run a FAIL (~87 %).
     scenario = tmp_path / "otlp.yaml"
     scenario.write_text(
         yaml.safe_dump(
@@ -33,7 +34,7 @@ def _run(tmp_path, otlp: dict) -> tuple[int, dict, str]:
                     {"kind": "chat", "weight": 1, "method": "POST",
                      "path": "/v1/chat/completions", "chat": {"repeat_rate": 0.5}},
                 ],
-                "stand_in": {"telemetry": True, "otlp": otlp},
+                "stand_in": {"telemetry": True, "otlp": {"refuse_fraction": 0.05}},
                 "targets": {"otlp_export_success": "> 99.9", "latency_p99_ms": "< 1000"},
             }
         )
@@ -43,23 +44,18 @@ def _run(tmp_path, otlp: dict) -> tuple[int, dict, str]:
          str(tmp_path / "r"), "--quiet"],
         cwd=REPO, capture_output=True, text=True, timeout=180, env={**os.environ, **SDK_ENV},
     )  # fmt: skip
-    summary = summary_of(only_run_dir(tmp_path / "r"))
-    (otlp_row,) = [v for v in summary["verdicts"] if v["metric"] == "otlp_export_success"]
-    return result.returncode, otlp_row, result.stderr
-
-
-def test_receiver_refusing_5_percent_fails_with_about_95_percent_measured(tmp_path):
-    code, row, stderr = _run(tmp_path, {"refuse_fraction": 0.05})
-    assert row["status"] == "FAIL", row
-    # Per-export refusals, item-weighted: batches differ in size, so the share of refused items
-    # strays from the 5 % of refused exports (one 6 s run measured 87 %).
-    assert 80 <= row["measured"] <= 99, row
-    assert "otelcol_receiver" in row["source"]
-    assert code == 1, stderr
-
-
-def test_receiver_that_stops_answering_is_a_fail_not_no_data(tmp_path):
-    code, row, stderr = _run(tmp_path, {"stall_at_s": "3s", "stall_for_s": "60s"})
-    assert row["status"] == "FAIL", row
-    assert row["measured"] is not None and row["measured"] < 99.9
-    assert code == 1, stderr
+    run_dir = only_run_dir(tmp_path / "r")
+    summary = summary_of(run_dir)
+    (row,) = [v for v in summary["verdicts"] if v["metric"] == "otlp_export_success"]
+    otlp = summary["measurements"]["server"]["otlp"]
+    traces = otlp["signals"]["traces"]
+    assert (row["status"], row["measured"]) == ("PASS", 100.0), (row, otlp)
+    assert traces["refused"] > 0 and traces["retried"] > 0 and traces["failed"] == 0, traces
+    # The two jobs are scraped at different moments: a batch or two may lie between them. Each
+    # refusal holds the span exporter ~1 s, so many spans are still pending at the end (left out).
+    assert traces["delivered"] == pytest.approx(traces["accepted"], abs=16)
+    assert traces["delivered"] > 200 and traces["pending"] is not None
+    assert otlp["signals"]["metrics"]["delivered"] > 0
+    assert row["source"].startswith(f"{otlp['deciding_signal']} decided"), row
+    assert "OTLP delivery" in (run_dir / "index.html").read_text()
+    assert result.returncode == 0, result.stderr

@@ -43,22 +43,36 @@ def _profile(tmp_path: Path, **changes) -> Path:
 @pytest.mark.parametrize("name", ["embedded", "edge-agent-compose"])
 def test_shipped_profiles_load_and_define_the_judged_metrics(name):
     profile = load_profile_file(shipped_profiles_dir() / f"{name}.yaml")
-    assert {"memory_bytes", "cpu_percent", "otlp_export_success"} <= set(profile.metrics)
+    # OTLP export success is computed from item counts: the collector's on both stacks.
+    judged = {"memory_bytes", "cpu_percent", "otlp_accepted_items", "otlp_refused_items"}
+    assert judged <= set(profile.metrics)
     assert {"otlp_bytes_per_s", "agent_request_rate_rps", "cache_hit_percent"} <= set(
         profile.metrics
     )
     for metric, entry in profile.metrics.items():
         assert entry.unit == SERIES_METRIC_UNITS[metric]
-    assert profile.metrics["otlp_export_success"].kind == "counter"
+    assert profile.metrics["otlp_accepted_items"].kind == "counter"
     assert profile.metrics["memory_bytes"].kind == "gauge"
+
+
+def test_embedded_profile_counts_the_agents_items_and_compose_only_the_collectors():
+    embedded = load_profile_file(shipped_profiles_dir() / "embedded.yaml").metrics
+    agent = ("produced", "delivered", "failed", "dropped", "retried")
+    for figure in agent:
+        query = embedded[f"otlp_{figure}_items"].query
+        # Exact deltas of the last scraped values: increase() extrapolates each series its own way.
+        assert "offset $window" in query and "increase(" not in query
+        assert query.startswith("sum by (signal) (edge_agent_otlp_")
+    compose = load_profile_file(shipped_profiles_dir() / "edge-agent-compose.yaml").metrics
+    assert not {f"otlp_{figure}_items" for figure in agent} & set(compose)
 
 
 def test_compose_profile_matches_collector_counters_with_or_without_total():
     query = load_profile_file(shipped_profiles_dir() / "edge-agent-compose.yaml").metrics
-    otlp = query["otlp_export_success"].query
-    assert '{__name__=~"otelcol_receiver_accepted_spans(_total)?"' in otlp
+    accepted, refused = query["otlp_accepted_items"].query, query["otlp_refused_items"].query
+    assert '{__name__=~"otelcol_receiver_accepted_spans(_total)?"' in accepted
     for item in ("log_records", "metric_points"):
-        assert f"otelcol_receiver_refused_{item}(_total)?" in otlp
+        assert f"otelcol_receiver_refused_{item}(_total)?" in refused
     assert "otelcol_exporter_send_failed_spans(_total)?" in query["otlp_forward_success"].query
 
 

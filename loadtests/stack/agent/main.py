@@ -76,9 +76,7 @@ async def serve(
     l2 = await RedisL2.connect(config.redis_url) if config.redis_url and config.cache else None
     # With export off, telemetry "on" means its known cost only: the SDK never starts.
     exporting = config.telemetry and config.telemetry_export
-    telemetry = start_telemetry(
-        config.otlp_endpoint if exporting else None, on_export=metrics.otlp_export
-    )
+    telemetry = start_telemetry(config.otlp_endpoint if exporting else None, counts=metrics)
     servers: list[ServerHandle | UvicornServer] = []
     try:
         app = build_app(config, metrics, l2=l2, telemetry=telemetry)

@@ -13,7 +13,7 @@ from prometheus_client import (
     generate_latest,
 )
 
-__all__ = ["DURATION_BUCKETS_S", "AgentMetrics"]
+__all__ = ["DURATION_BUCKETS_S", "OTLP_SIGNALS", "AgentMetrics"]
 
 DURATION_BUCKETS_S = (
     0.0005,
@@ -34,6 +34,7 @@ DURATION_BUCKETS_S = (
 # Model names come from clients; past this many distinct ones they are counted as "other" so a
 # misbehaving client cannot grow the series without bound.
 MAX_MODEL_LABELS = 64
+OTLP_SIGNALS = ("traces", "metrics", "logs")
 
 
 class AgentMetrics:
@@ -70,6 +71,15 @@ class AgentMetrics:
             "L2 (Redis) lookups or writes that failed; a failed lookup is answered as a miss.",
             registry=registry,
         )
+        # What became of each OTLP item (span, metric point, log record): the truth an export
+        # success verdict is checked against (loadtests/stack/agent/export_counts.py).
+        self._otlp_produced = Counter(
+            "edge_agent_otlp_produced_items",
+            "OTLP items the agent's SDK was given: spans ended, log records emitted, metric "
+            "points collected for export, by signal.",
+            ["signal"],
+            registry=registry,
+        )
         self._otlp_items = Counter(
             "edge_agent_otlp_export_items",
             "OTLP items (spans, metric points, log records) the agent exported, by signal and "
@@ -77,6 +87,29 @@ class AgentMetrics:
             ["signal", "outcome"],
             registry=registry,
         )
+        self._otlp_retried = Counter(
+            "edge_agent_otlp_retried_items",
+            "OTLP items sent again by a retry of an export (after a 429/502/503/504 or a "
+            "connection error), by signal.",
+            ["signal"],
+            registry=registry,
+        )
+        self._otlp_dropped = Counter(
+            "edge_agent_otlp_dropped_items",
+            "OTLP items the SDK's batch processors dropped unexported, by signal and reason "
+            "(queue_full, already_shutdown).",
+            ["signal", "reason"],
+            registry=registry,
+        )
+        # Every series exists from the start, so a window's delta is exact; the per-request
+        # produced children are kept, as label lookups cost more than the increments.
+        self._produced = {signal: self._otlp_produced.labels(signal) for signal in OTLP_SIGNALS}
+        for signal in OTLP_SIGNALS:
+            self._otlp_retried.labels(signal)
+            for outcome in ("success", "failure"):
+                self._otlp_items.labels(signal, outcome)
+            for reason in ("queue_full", "already_shutdown"):
+                self._otlp_dropped.labels(signal, reason)
         self._cache_entries = Gauge(
             "edge_agent_cache_entries", "Responses held in the cache.", registry=registry
         )
@@ -86,9 +119,21 @@ class AgentMetrics:
         # Label lookups cost more than the increments; keep the children per label set.
         self._children: dict[tuple[str, int, str], tuple[Counter, Histogram]] = {}
 
+    def otlp_produced(self, signal: str, items: int) -> None:
+        """Count items handed to the SDK (called from request handling and the SDK's threads)."""
+        self._produced[signal].inc(items)
+
     def otlp_export(self, signal: str, items: int, ok: bool) -> None:
         """Count one export's items by outcome (called from the SDK's export threads)."""
         self._otlp_items.labels(signal, "success" if ok else "failure").inc(items)
+
+    def otlp_retried(self, signal: str, items: int) -> None:
+        """Count items sent again by retries of one export."""
+        self._otlp_retried.labels(signal).inc(items)
+
+    def otlp_dropped(self, signal: str, items: int, reason: str) -> None:
+        """Count items the SDK dropped unexported, for ``reason``."""
+        self._otlp_dropped.labels(signal, reason).inc(items)
 
     def track_cache_entries(self, size: Callable[[], int]) -> None:
         """Report ``size()`` as the cache-entries gauge at each scrape."""

@@ -8,7 +8,6 @@ from __future__ import annotations
 import os
 import threading
 import time
-from collections.abc import Callable
 from typing import Any
 
 from opentelemetry import trace
@@ -26,6 +25,13 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from opentelemetry.trace import SpanKind, Status, StatusCode
 
+from loadtests.stack.agent.export_counts import (
+    NO_COUNTS,
+    AttemptCountingSession,
+    CountedExporter,
+    ExportCounts,
+    count_drops,
+)
 from loadtests.stack.agent.telemetry_record import SHUTDOWN_FLUSH_S, RequestRecord
 
 __all__ = ["SCOPE", "OtelTelemetry", "signal_endpoints"]
@@ -49,44 +55,13 @@ def _severity(status: int) -> tuple[SeverityNumber, str]:
     return SeverityNumber.INFO, "INFO"
 
 
-ExportResultFn = Callable[[str, int, bool], None]
-
-
-def _items(signal: str, batch: Any) -> int:
-    """Spans or log records in a batch, or data points in a MetricsData."""
-    if signal != "metrics":
-        return len(batch)
-    return sum(
-        len(metric.data.data_points)
-        for resource in batch.resource_metrics
-        for scope in resource.scope_metrics
-        for metric in scope.metrics
-    )
-
-
-class _CountedExporter:
-    """Wraps an exporter and reports each export's items and final outcome (after retries).
-
-    The collector's receiver cannot count what never reached it; the exporting side can, so
-    an unreachable or stalled collector still shows up as failed exports.
-    """
-
-    def __init__(self, inner: Any, signal: str, on_result: ExportResultFn) -> None:
-        self._inner = inner
-        self._signal = signal
-        self._on_result = on_result
-
-    def export(self, batch: Any, *args: Any, **kwargs: Any) -> Any:
-        result = self._inner.export(batch, *args, **kwargs)
-        self._on_result(self._signal, _items(self._signal, batch), result.name == "SUCCESS")
-        return result
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-
-def _no_result(signal: str, items: int, ok: bool) -> None:
-    return None
+def _exporter(
+    exporter_class: Any, url: str, timeout_s: float | None, signal: str, counts: ExportCounts
+) -> Any:
+    """An OTLP/HTTP gzip exporter of ``signal`` to ``url``, its items and attempts counted."""
+    session = AttemptCountingSession()
+    inner = exporter_class(url, timeout=timeout_s, compression=Compression.Gzip, session=session)
+    return CountedExporter(inner, signal, counts, session)
 
 
 class OtelTelemetry:
@@ -97,7 +72,9 @@ class OtelTelemetry:
         tracer_provider: TracerProvider,
         meter_provider: MeterProvider,
         logger_provider: LoggerProvider,
+        counts: ExportCounts = NO_COUNTS,
     ) -> None:
+        self._counts = counts
         self._providers: tuple[Any, ...] = (tracer_provider, meter_provider, logger_provider)
         self._tracer = tracer_provider.get_tracer(SCOPE)
         meter = meter_provider.get_meter(SCOPE)
@@ -116,9 +93,12 @@ class OtelTelemetry:
         *,
         service_name: str,
         export_interval_s: float = 5.0,
-        on_export: ExportResultFn = _no_result,
+        counts: ExportCounts = NO_COUNTS,
     ) -> OtelTelemetry:
-        """Providers exporting gzip OTLP/HTTP protobuf to ``endpoint``'s /v1/{signal} paths."""
+        """Providers exporting gzip OTLP/HTTP protobuf to ``endpoint``'s /v1/{signal} paths.
+
+        ``counts`` learns what became of every item (export_counts.py).
+        """
         urls = signal_endpoints(endpoint)
         # The SDK reads OTEL_EXPORTER_OTLP_TIMEOUT (seconds) itself when given no timeout.
         timeout_s = None if "OTEL_EXPORTER_OTLP_TIMEOUT" in os.environ else EXPORT_TIMEOUT_S
@@ -129,43 +109,28 @@ class OtelTelemetry:
                 "service.instance.id": f"{os.uname().nodename}-{os.getpid()}",
             }
         )
-        gzip = Compression.Gzip
         # shutdown_on_exit=False: the agent flushes with a deadline itself; an atexit flush
         # against a stalled collector could hold the process past the launcher's SIGKILL.
         tracer_provider = TracerProvider(resource=resource, shutdown_on_exit=False)
-        tracer_provider.add_span_processor(
-            BatchSpanProcessor(
-                _CountedExporter(  # type: ignore[arg-type]
-                    OTLPSpanExporter(urls["traces"], timeout=timeout_s, compression=gzip),
-                    "traces",
-                    on_export,
-                )
-            )
+        spans = BatchSpanProcessor(
+            _exporter(OTLPSpanExporter, urls["traces"], timeout_s, "traces", counts)
         )
+        tracer_provider.add_span_processor(count_drops(spans, "traces", counts))
         # The SDK's own variable wins, as it does for the span and log batch settings.
         interval_ms = float(os.environ.get("OTEL_METRIC_EXPORT_INTERVAL", export_interval_s * 1000))
         reader = PeriodicExportingMetricReader(
-            _CountedExporter(  # type: ignore[arg-type]
-                OTLPMetricExporter(urls["metrics"], timeout=timeout_s, compression=gzip),
-                "metrics",
-                on_export,
-            ),
+            _exporter(OTLPMetricExporter, urls["metrics"], timeout_s, "metrics", counts),
             export_interval_millis=interval_ms,
         )
         meter_provider = MeterProvider(
             resource=resource, metric_readers=[reader], shutdown_on_exit=False
         )
         logger_provider = LoggerProvider(resource=resource, shutdown_on_exit=False)
-        logger_provider.add_log_record_processor(
-            BatchLogRecordProcessor(
-                _CountedExporter(  # type: ignore[arg-type]
-                    OTLPLogExporter(urls["logs"], timeout=timeout_s, compression=gzip),
-                    "logs",
-                    on_export,
-                )
-            )
+        logs = BatchLogRecordProcessor(
+            _exporter(OTLPLogExporter, urls["logs"], timeout_s, "logs", counts)
         )
-        return cls(tracer_provider, meter_provider, logger_provider)
+        logger_provider.add_log_record_processor(count_drops(logs, "logs", counts))
+        return cls(tracer_provider, meter_provider, logger_provider, counts)
 
     def record(self, request: RequestRecord) -> None:
         """Emit the request's span (ended now) and metric points, and a log record if it failed."""
@@ -191,6 +156,8 @@ class OtelTelemetry:
         )
         if request.status >= 500:
             span.set_status(Status(StatusCode.ERROR))
+        # Counted before the SDK sees it, so produced never lags delivered.
+        self._counts.otlp_produced("traces", 1)
         span.end(end_time=end_ns)
         # Fewer metric attributes than span attributes: each one costs on every point recorded.
         point_attributes: dict[str, str | int] = {
@@ -210,6 +177,7 @@ class OtelTelemetry:
         # One log record per error, not per request: per request it costs the stand-in about
         # as much CPU as its spans do, which would misstate the agent's telemetry overhead.
         severity, severity_text = _severity(request.status)
+        self._counts.otlp_produced("logs", 1)
         self._logger.emit(
             timestamp=end_ns,
             context=trace.set_span_in_context(span),

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from loadtests.stack.agent.telemetry_record import SHUTDOWN_FLUSH_S, RequestRecord
+
+if TYPE_CHECKING:  # the module imports requests: only with telemetry on
+    from loadtests.stack.agent.export_counts import ExportCounts
 
 __all__ = [
     "NO_TELEMETRY",
@@ -45,21 +47,22 @@ def start_telemetry(
     *,
     service_name: str = "edge-agent",
     export_interval_s: float = 5.0,
-    on_export: Callable[[str, int, bool], None] | None = None,
+    counts: ExportCounts | None = None,
 ) -> RequestTelemetry:
-    """The OpenTelemetry SDK exporting OTLP/HTTP to ``endpoint``, or NO_TELEMETRY for None."""
+    """The OpenTelemetry SDK exporting OTLP/HTTP to ``endpoint``, or NO_TELEMETRY for None.
+
+    ``counts`` (the agent's metrics) learns what became of each item: loadtests/stack/agent/
+    export_counts.py.
+    """
     if endpoint is None:
         return NO_TELEMETRY
     # Imported here so that an agent with telemetry off never loads the SDK.
+    from loadtests.stack.agent.export_counts import NO_COUNTS
     from loadtests.stack.agent.otel_sdk import OtelTelemetry
 
-    if on_export is None:
-        return OtelTelemetry.start(
-            endpoint, service_name=service_name, export_interval_s=export_interval_s
-        )
     return OtelTelemetry.start(
         endpoint,
         service_name=service_name,
         export_interval_s=export_interval_s,
-        on_export=on_export,
+        counts=counts or NO_COUNTS,
     )

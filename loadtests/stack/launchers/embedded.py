@@ -94,6 +94,7 @@ def receiver_config(scenario: Scenario) -> ReceiverConfig:
     faults = OtlpFaults(
         refuse_fraction=otlp.refuse_fraction,
         refuse_status=otlp.refuse_status,
+        retry_after_s=otlp.retry_after_s,
         latency_ms=otlp.latency_ms,
         stall_at_s=otlp.stall_at_s,
         stall_for_s=otlp.stall_for_s,

@@ -125,7 +125,8 @@ class FaultState:
         """Apply an admin change; ``stall_for_s`` starts a stall now. StackError when invalid."""
         changes = dict(changes)
         stall_for_s = changes.pop("stall_for_s", None)
-        unknown = sorted(set(changes) - {"refuse_fraction", "refuse_status", "latency_ms"})
+        settings = {"refuse_fraction", "refuse_status", "retry_after_s", "latency_ms"}
+        unknown = sorted(set(changes) - settings)
         if unknown:
             raise StackError(f"unknown fault setting(s) {unknown}")
         if stall_for_s is not None and (
@@ -222,9 +223,10 @@ class OtlpReceiverApp:
         if refuse_status is not None:
             self._metrics.refused(decoded.signal, decoded.items)
             message = f"refused by fault injection ({refuse_status})"
-            return Response(
-                refuse_status, status_body(refuse_status, message, decoded.encoding), content_type
-            )
+            body = status_body(refuse_status, message, decoded.encoding)
+            retry_after_s = self.faults.faults.retry_after_s
+            headers = () if retry_after_s is None else (("Retry-After", f"{retry_after_s:g}"),)
+            return Response(refuse_status, body, content_type, headers)
         self._metrics.accepted(decoded.signal, decoded.items)
         self._recent_spans.extend(decoded.spans)
         return Response(200, success_body(decoded.signal, decoded.encoding), content_type)

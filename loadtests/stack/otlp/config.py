@@ -32,8 +32,10 @@ class OtlpFaults:
     """Faults of a misbehaving collector.
 
     A ``refuse_fraction`` of export requests is answered ``refuse_status`` (their items count as
-    refused); every export answer waits ``latency_ms``; from ``stall_at_s`` seconds after the
-    start, for ``stall_for_s`` seconds, exports are held unanswered (answered when it ends).
+    refused), with ``Retry-After: retry_after_s`` when that is set (the SDK then retries after
+    that long instead of backing off 1, 2, 4 ... s); every export answer waits ``latency_ms``;
+    from ``stall_at_s`` seconds after the start, for ``stall_for_s`` seconds, exports are held
+    unanswered (answered when it ends).
     Each setting is declared once, here; its flag is derived (loadtests/stack/settings.py).
     """
 
@@ -42,6 +44,11 @@ class OtlpFaults:
     )
     refuse_status: int = setting(
         503, "status of a refused export (503 or 429)", check=one_of(*REFUSE_STATUSES)
+    )
+    retry_after_s: float | None = setting(
+        None,
+        "Retry-After of a refused export, in seconds (none: no header)",
+        check=in_range(0, 600),
     )
     latency_ms: float = setting(0.0, "delay of every export answer", check=in_range(0, 60_000))
     stall_at_s: float | None = setting(

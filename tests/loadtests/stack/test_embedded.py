@@ -29,6 +29,7 @@ def test_stand_in_defaults_are_telemetry_off_no_redis_no_faults() -> None:
     assert stand_in.otlp.model_dump() == {
         "refuse_fraction": 0.0,
         "refuse_status": 503,
+        "retry_after_s": None,
         "latency_ms": 0.0,
         "stall_at_s": None,
         "stall_for_s": 0.0,
