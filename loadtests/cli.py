@@ -104,9 +104,6 @@ def _add_worker_parser(sub: argparse._SubParsersAction) -> None:
         "worker", help="a Locust worker that joins `edgeperf run --master-bind` from any machine"
     )
     worker.add_argument("--master", required=True, metavar="HOST:PORT", help="the master")
-    worker.add_argument(
-        "--processes", type=int, default=1, help="worker processes on this machine (Locust's)"
-    )
 
 
 def _add_stack_parser(sub: argparse._SubParsersAction) -> None:
@@ -182,8 +179,6 @@ def _worker(args: argparse.Namespace) -> int:
         *(sys.executable, "-m", "locust", "-f", spec.origin, "--worker"),
         *("--master-host", master.host, "--master-port", str(master.port)),
     ]
-    if args.processes > 1:
-        cmd += ["--processes", str(args.processes)]
     sys.stdout.flush()
     os.execv(sys.executable, cmd)
     return 0  # not reached
