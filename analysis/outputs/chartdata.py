@@ -20,6 +20,7 @@ from analysis.measuring.timeseries import (
     target_rate,
     time_origin_us,
 )
+from analysis.outputs.memorychart import MemoryFit
 from analysis.outputs.redact import Redactor
 from analysis.outputs.streamcharts import stream_curves
 from analysis.reading.rundir import RunData
@@ -51,6 +52,7 @@ class ChartInputs:
     targets: dict[str, Target] = field(default_factory=dict)  # verdict metric -> target
     streams: dict[str, np.ndarray] = field(default_factory=dict)  # TTFT/ITL ms, ascending
     stalls_s: list[tuple[float, float]] = field(default_factory=list)  # generator stalls
+    memory_fit: MemoryFit | None = None  # the leak verdict's line on the memory chart
 
 
 def otlp_series(series: pd.DataFrame, origin_s: float) -> dict[str, pd.DataFrame]:
