@@ -166,7 +166,7 @@ def memory_section(result: RunResult) -> dict[str, Any] | None:
             format_value(slope, "MB/h") if slope is not None else f"— ({growth.reason})",
         ],
         ["95 % interval", "—" if low is None or high is None else f"{low:.4g} .. {high:.4g} MB/h"],
-        ["steady from", f"{format_value(growth.warmup_s, 's')} into the judged window"],
+        ["steady from", _steady_from(growth.fit_start_s, growth.warmup_s)],
         ["rise before it", format_bytes(growth.rise_bytes) if growth.rise_bytes else "—"],
         ["points fitted", format_count(growth.points)],
         ["time fitted", format_value(growth.fitted_s, "s")],
@@ -181,6 +181,12 @@ def memory_section(result: RunResult) -> dict[str, Any] | None:
         "The memory chart draws the fitted line."
     )
     return {"title": "Memory growth", "caption": caption, "head": ["", ""], "rows": rows}
+
+
+def _steady_from(since_start_s: float | None, into_window_s: float | None) -> str:
+    if since_start_s is None or into_window_s is None:
+        return "—"
+    return f"{since_start_s:.0f} s after the load's start ({into_window_s:.0f} s into the window)"
 
 
 def _bytes_pair(first: float | None, last: float | None) -> str:
