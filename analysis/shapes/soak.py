@@ -15,9 +15,10 @@ t(0.975, n − 2) · SE(b) (optimistic: memory points are autocorrelated and mov
 
 Shape. ``noise`` is the residual standard deviation of that fit. The steady part grows when it
 rises by more than max(``NOISE_K`` · noise, ``MIN_GROWTH_BYTES``) and its interval excludes 0.
-It is ``growing`` (still levelling off: too short to know) when its second half grows less than
-``CURVE_RATIO`` times as fast as its first half by more than ``NOISE_K`` standard errors; then the
-slope is not judged (NO DATA) and ``needed_s`` says how long a judged window would tell,
+It is ``growing`` (still levelling off: too short to know) when the slopes of the thirds of the
+steady part, or of the whole window, fall one after the other by more than ``NOISE_K`` standard
+errors to below ``CURVE_RATIO`` of the first (a plateau then a leak falls, then rises: not this);
+then the slope is not judged (NO DATA) and ``needed_s`` says how long a judged window would tell,
 from a saturating curve c − r·exp(−t/τ) fitted beside the line (the level is reached within 5 %
 at 3τ, which must leave ``STEADY_MIN_SHARE`` of the window after it). Else it is ``linear``
 (grows), ``falling``, ``plateau`` (steady after a rise of more than the growth threshold) or
