@@ -43,6 +43,7 @@ from analysis.outputs.chartdata import ChartInputs, chart_inputs
 from analysis.outputs.charts import render_charts
 from analysis.outputs.ci import render_junit, render_summary_md
 from analysis.outputs.formatting import format_value
+from analysis.outputs.memorychart import memory_fit
 from analysis.outputs.otlp_sections import otlp_sections
 from analysis.outputs.redact import Redactor, env_secrets
 from analysis.outputs.report import build_view, render_report, write_report
@@ -124,6 +125,7 @@ def analyze(run: RunData, redactor: Redactor | None = None) -> RunAnalysis:
     summary = redactor.data(build_summary(run, client, server, verdicts, status, warnings, extra))
     result = RunResult.from_dict(summary, exact=True)  # a mismatch with the model raises
     charts = chart_inputs(run, window, redactor, stalls, swept)
+    charts = replace(charts, memory_fit=memory_fit(shape.memory))
     return RunAnalysis(
         run.run_dir, result, status, exit_code(status), run.metadata, charts, redactor
     )

@@ -367,7 +367,7 @@ class Knee(Record):
 
 
 class MemoryGrowth(Record):
-    """The least-squares slope of the server's memory over the judged window."""
+    """The shape of the server's memory and its sustained slope (``analysis.shapes.soak``)."""
 
     slope_mb_per_h: Num = None
     low_mb_per_h: Num = None
@@ -377,6 +377,15 @@ class MemoryGrowth(Record):
     fitted_s: Num = None
     first_bytes: Num = None
     last_bytes: Num = None
+    shape: str = ""  # flat, plateau, linear, falling or growing (still levelling off)
+    description: str = ""
+    rise_bytes: Num = None
+    noise_bytes: Num = None
+    fit_start_s: Num = None  # the fitted line, s from the load's start
+    fit_end_s: Num = None
+    fit_start_bytes: Num = None
+    fit_end_bytes: Num = None
+    needed_s: Num = None  # for a shape still growing: the judged window that would tell
     source: str = ""
     reason: str | None = None
 

@@ -15,6 +15,7 @@ from analysis.measuring.streaming import stream_kinds
 from analysis.measuring.sweep import SweepPlan, Swept, sweep
 from analysis.measuring.tally import Histogram
 from analysis.measuring.timeseries import SecondsTally, spectrum_of, target_rate, time_origin_us
+from analysis.outputs.memorychart import MemoryFit
 from analysis.outputs.redact import Redactor
 from analysis.outputs.streamcharts import curves_from
 from analysis.reading.rundir import RunData
@@ -46,6 +47,7 @@ class ChartInputs:
     targets: dict[str, Target] = field(default_factory=dict)  # verdict metric -> target
     streams: dict[str, Histogram] = field(default_factory=dict)  # TTFT/ITL µs
     stalls_s: list[tuple[float, float]] = field(default_factory=list)  # generator stalls
+    memory_fit: MemoryFit | None = None  # the leak verdict's line on the memory chart
 
 
 def otlp_series(series: pd.DataFrame, origin_s: float) -> dict[str, pd.DataFrame]:

@@ -32,6 +32,7 @@ from analysis.outputs.chartspec import (
     frame_table,
     num_text,
 )
+from analysis.outputs.memorychart import plot_memory_fit
 from analysis.outputs.plots import (
     STYLE,
     nines_label,
@@ -99,7 +100,14 @@ def _server_draw(
 ) -> Draw:
     _, _, _, scale, zero = _SERVER[metric]
     target = inputs.targets.get(metric)
-    return lambda ax: plot_server_metric(ax, points, label, w, target, scale, zero)
+    fit = inputs.memory_fit if metric == "memory_bytes" else None
+
+    def draw(ax: Axes) -> None:
+        plot_server_metric(ax, points, label, w, target, scale, zero)
+        if fit is not None:
+            plot_memory_fit(ax, fit)
+
+    return draw
 
 
 def _server_specs(inputs: ChartInputs) -> list[ChartSpec]:
@@ -117,6 +125,10 @@ def _server_specs(inputs: ChartInputs) -> list[ChartSpec]:
             f"{title} over time as collected ({metric}), with the target line where it fits; "
             "the shaded band is the judged window."
         )
+        if metric == "memory_bytes" and inputs.memory_fit is not None:
+            caption += (
+                " The orange line is the leak verdict's fit from where memory is steady (dotted)."
+            )
         draw = _server_draw(shown, label, inputs.window_s, metric, inputs)
         table = _table(shown, [("t_s", "t (s)", 1), ("value", label, 3)])
         specs.append(ChartSpec(name, title, caption, draw, table))

@@ -10,7 +10,7 @@ from typing import Any
 
 from analysis.judging.result import Measurements, RunResult, Stage
 from analysis.outputs.formatting import format_bytes, format_count, format_value
-from analysis.shapes.soak import WARMUP_MAX_S, WARMUP_SHARE
+from analysis.shapes.soak import STEADY_MIN_SHARE
 from analysis.shapes.spike import (
     ERROR_FACTOR,
     ERROR_SLACK_PERCENT,
@@ -160,20 +160,33 @@ def memory_section(result: RunResult) -> dict[str, Any] | None:
     slope = growth.slope_mb_per_h
     low, high = growth.low_mb_per_h, growth.high_mb_per_h
     rows = [
-        ["slope", format_value(slope, "MB/h") if slope is not None else f"— ({growth.reason})"],
+        ["shape", growth.description or "—"],
+        [
+            "sustained slope",
+            format_value(slope, "MB/h") if slope is not None else f"— ({growth.reason})",
+        ],
         ["95 % interval", "—" if low is None or high is None else f"{low:.4g} .. {high:.4g} MB/h"],
+        ["steady from", _steady_from(growth.fit_start_s, growth.warmup_s)],
+        ["rise before it", format_bytes(growth.rise_bytes) if growth.rise_bytes else "—"],
         ["points fitted", format_count(growth.points)],
         ["time fitted", format_value(growth.fitted_s, "s")],
-        ["warm-up left out", format_value(growth.warmup_s, "s")],
-        ["first → last", _bytes_pair(growth.first_bytes, growth.last_bytes)],
+        ["first → last fitted", _bytes_pair(growth.first_bytes, growth.last_bytes)],
         ["source", growth.source or "—"],
     ]
     caption = (
-        "Least-squares slope of the server's memory over the judged window, after a warm-up of "
-        f"min({WARMUP_MAX_S:g} s, {WARMUP_SHARE * 100:g} % of the window); decimal MB. "
-        "The interval assumes independent points, so it is optimistic on short runs."
+        "Where the server's memory is steady (the start that fits a line best, leaving at least "
+        f"{STEADY_MIN_SHARE:.0%} of the judged window) and its least-squares slope from there; "
+        "a rise before it that levels off is a plateau (a cache or heap filling), not a leak. "
+        "Decimal MB. The interval assumes independent points, so it is optimistic on short runs. "
+        "The memory chart draws the fitted line."
     )
     return {"title": "Memory growth", "caption": caption, "head": ["", ""], "rows": rows}
+
+
+def _steady_from(since_start_s: float | None, into_window_s: float | None) -> str:
+    if since_start_s is None or into_window_s is None:
+        return "—"
+    return f"{since_start_s:.0f} s after the load's start ({into_window_s:.0f} s into the window)"
 
 
 def _bytes_pair(first: float | None, last: float | None) -> str:

@@ -23,7 +23,7 @@ from analysis.measuring.serverside import (
     query_source,
 )
 from analysis.measuring.tally import Tally
-from analysis.measuring.timeseries import SecondsTally
+from analysis.measuring.timeseries import SecondsTally, time_origin_us
 from analysis.reading.errors import RunDirError
 from analysis.reading.rundir import RunData
 from analysis.shapes.knee import Knee, find_knee
@@ -62,6 +62,13 @@ def run_criteria(run: RunData) -> dict[str, Target]:
         raise RunDirError(run.run_dir / SCENARIO_FILE, str(exc)) from None
 
 
+def _origin_us(run: RunData) -> int | None:
+    start = (run.metadata.get("load") or {}).get("start_us")
+    if start is not None:  # the usual case: no pass over the samples
+        return int(start)
+    return time_origin_us(run.metadata, run.sample_source().span())
+
+
 def analyze_shape(
     run: RunData,
     window: Window | None,
@@ -81,7 +88,10 @@ def analyze_shape(
     source = chosen_source(run.series, "memory_bytes")
     text = query_source(run.queries, "memory_bytes", source)[0] if source else ""
     memory = memory_growth(
-        metric_points(run.series, "memory_bytes"), window, server.memory_max_bytes.reason
+        metric_points(run.series, "memory_bytes"),
+        window,
+        server.memory_max_bytes.reason,
+        origin_us=_origin_us(run),  # second 0 of the charts
     )
     return ShapeAnalysis(
         stages=stages,
@@ -175,6 +185,15 @@ def _memory(memory: MemoryGrowth, source: str) -> dict[str, Any]:
         "fitted_s": memory.fitted_s,
         "first_bytes": memory.first_bytes,
         "last_bytes": memory.last_bytes,
+        "shape": memory.shape,
+        "description": memory.description,
+        "rise_bytes": memory.rise_bytes,
+        "noise_bytes": memory.noise_bytes,
+        "fit_start_s": memory.fit_start_s,
+        "fit_end_s": memory.fit_end_s,
+        "fit_start_bytes": memory.fit_start_bytes,
+        "fit_end_bytes": memory.fit_end_bytes,
+        "needed_s": memory.needed_s,
         "source": source,
         "reason": memory.reason,
     }
@@ -219,11 +238,14 @@ def shape_verdict_measurements(shape: ShapeAnalysis) -> dict[str, Measured]:
         )
     memory = shape.memory
     memory_source = shape.memory_source
-    if memory.points:
+    if memory.shape:
+        interval = ""
+        if math.isfinite(memory.low_mb_per_h):
+            interval = f", 95 % interval {memory.low_mb_per_h:.4g}..{memory.high_mb_per_h:.4g} MB/h"
         memory_source = (
-            f"least-squares slope of {memory.points} memory_bytes points over "
-            f"{memory.fitted_s:.0f} s after a {memory.warmup_s:g} s warm-up, 95 % interval "
-            f"{memory.low_mb_per_h:.4g}..{memory.high_mb_per_h:.4g} MB/h; {shape.memory_source}"
+            f"{memory.description}: least-squares slope of the {memory.points} memory_bytes "
+            f"points over {memory.fitted_s:.0f} s from where memory is steady "
+            f"({memory.warmup_s:.0f} s into the judged window){interval}; {shape.memory_source}"
         )
     return {
         "spike_recovery_s": Measured(spike.recovery_s, spike_source, spike.reason),

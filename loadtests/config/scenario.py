@@ -183,7 +183,7 @@ class TelemetryCostSpec(_Model):
 class StandIn(_Model):
     upstream: UpstreamLatency = UpstreamLatency()
     cache: bool = True
-    cache_max_entries: int = Field(default=100_000, ge=0)
+    cache_max_entries: int = Field(default=10_000, ge=0)
     completion_tokens: int = Field(default=32, ge=1, le=100_000)
     telemetry: bool = False  # export spans, metrics and logs to the embedded OTLP receiver
     redis: bool = False  # start a redis-server and use it as the L2 cache

@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 
 import numpy as np
+from matplotlib.figure import Figure
 
 from analysis import analyze_run, write_outputs
+from analysis.outputs.charts import chart_specs
 from analysis.outputs.ci import render_junit
 from tests.analysis.helpers import S_US, T0_US, metadata, samples, series, steady, write_run
 from tests.analysis.shapes import constant_us, staged, staged_metadata
@@ -84,7 +86,8 @@ def test_memory_growth_verdict_and_no_data_without_series(tmp_path):
     analysis = analyze_run(run_dir)
     verdict = _verdicts(analysis)["memory_growth_mb_per_h"]
     assert verdict["status"] == "PASS" and abs(verdict["measured"] - 36.0) < 1e-6
-    assert verdict["unit"] == "MB/h" and "least-squares slope of 10" in verdict["source"]
+    assert verdict["unit"] == "MB/h" and "least-squares slope of the 11" in verdict["source"]
+    assert verdict["source"].startswith("linear at 36.0 MB/h")
     write_outputs(run_dir, analysis)
     assert "Memory growth" in (run_dir / "index.html").read_text()
     bare = analyze_run(write_run(tmp_path / "b", samples(steady(1000)), targets=targets))
@@ -98,3 +101,42 @@ def test_single_stage_runs_have_no_stage_table(tmp_path):
     m = analysis.summary["measurements"]
     assert m["stages"] == [] and m["knee"] is None and m["spike"] is None
     assert "spike_recovery_s" not in _verdicts(analysis)
+
+
+def _memory_run(tmp_path, memory_bytes, targets):
+    """A 10 s judged window with one memory point every 0.1 s (``memory_bytes(t_s)``)."""
+    t0_s = T0_US / S_US
+    t_s = np.arange(0.0, 10.0 + 1e-9, 0.1)
+    rows = [
+        (t0_s + t, "memory_bytes", float(v)) for t, v in zip(t_s, memory_bytes(t_s), strict=True)
+    ]
+    return write_run(tmp_path, samples(steady(1000)), meta=metadata(), series_frame=series(rows),
+                     targets=targets)  # fmt: skip
+
+
+def test_a_filling_cache_passes_as_a_plateau_and_the_chart_draws_the_fit(tmp_path):
+    targets = {"memory_growth_mb_per_h": "< 50"}
+    run_dir = _memory_run(tmp_path, lambda t: 50e6 + 1e7 * np.minimum(t, 3.0), targets)
+    analysis = analyze_run(run_dir)
+    growth = analysis.summary["measurements"]["memory_growth"]
+    assert growth["shape"] == "plateau" and growth["description"].startswith("plateaued at 80.0")
+    assert growth["fit_start_s"] == 3.0 and growth["fit_end_s"] == 10.0
+    assert _verdicts(analysis)["memory_growth_mb_per_h"]["status"] == "PASS"
+    fit = analysis.charts.memory_fit
+    assert fit is not None and (fit.start_mb, fit.end_mb) == (80.0, 80.0)
+    memory = next(spec for spec in chart_specs(analysis.charts) if spec.name == "memory")
+    ax = Figure().add_subplot()
+    memory.draw(ax)
+    assert any(str(line.get_label()).startswith("fit: plateaued") for line in ax.get_lines())
+    write_outputs(run_dir, analysis)
+    assert "plateaued at 80.0 MB" in (run_dir / "index.html").read_text()
+
+
+def test_memory_still_levelling_off_is_no_data_with_how_long_it_needs(tmp_path):
+    targets = {"memory_growth_mb_per_h": "< 50"}
+    run_dir = _memory_run(tmp_path, lambda t: 50e6 + 1e8 * (1 - np.exp(-t / 8.0)), targets)
+    analysis = analyze_run(run_dir)
+    verdict = _verdicts(analysis)["memory_growth_mb_per_h"]
+    assert verdict["status"] == "NO DATA" and "judged window of about" in verdict["reason"]
+    assert analysis.summary["measurements"]["memory_growth"]["shape"] == "growing"
+    assert analysis.status == "INCOMPLETE"

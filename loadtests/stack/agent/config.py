@@ -64,7 +64,9 @@ class AgentConfig:
     upstream_median_ms: float = setting(3.0, "median upstream latency", check=at_least(0))
     upstream_sigma: float = setting(0.4, "spread of a lognormal upstream", check=at_least(0))
     cache: bool = setting(True, "answer repeated prompts from the L1 cache")
-    cache_max_entries: int = setting(100_000, "L1 cache size", check=at_least(1))
+    cache_max_entries: int = setting(
+        10_000, "L1 cache size (entries of about 1 kB)", check=at_least(1)
+    )
     completion_tokens: int = setting(32, "tokens of each completion", check=at_least(1))
     seed: int = setting(1, "seed of the upstream latency draws")
     telemetry: bool = setting(
