@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import yaml
 
 from loadtests.placement import decide, format_cpu_list, pinned
@@ -39,6 +40,19 @@ class Figures:
     p99_ms: float
     cpu_percent: float  # of one core, while the load ran
     cpu_us_per_request: float
+    # Share of responses faster than each of EDGES_MS: hey's CSV rounds to 0.1 ms, so its
+    # rounded value v means the truth lies in [v - 0.05, v + 0.05); below these bin edges the two
+    # tools compare exactly, where hey's own percentiles only compare to ±0.05 ms.
+    below: tuple[float, ...] = ()
+
+
+EDGES_MS = (0.15, 0.25, 0.35, 0.55, 1.05)
+
+
+def _below_edges(response_ms: np.ndarray, rounded: bool) -> tuple[float, ...]:
+    """Share of responses under each edge; ``rounded`` values are hey's 0.1 ms bins."""
+    values = np.round(response_ms, 1) if rounded else response_ms
+    return tuple(float(np.mean(values < edge)) for edge in EDGES_MS)
 
 
 def _children_cpu_s() -> float:
@@ -95,6 +109,7 @@ def run_hey(url: str, rate_rps: float, duration_s: float, connections: int = 10)
         _nearest_rank(response_ms, 50), _nearest_rank(response_ms, 95),
         _nearest_rank(response_ms, 99),
         100 * cpu_s / duration_s, 1e6 * cpu_s / max(1, len(rows)),
+        _below_edges(response_ms, rounded=True),
     )  # fmt: skip
 
 
@@ -123,11 +138,16 @@ def run_harness(url: str, rate_rps: float, duration_s: float, work: Path, cap: i
     latency = summary["measurements"]["latency_ms"]
     requests = summary["measurements"]["requests"]
     generator = meta["generator"]
+    parts = sorted((run_dir / "samples").glob("*.parquet"))
+    columns = ["intended_us", "done_us"]
+    samples = pd.concat(pd.read_parquet(p, columns=columns) for p in parts)
+    response_ms = (samples["done_us"] - samples["intended_us"]).to_numpy() / 1000
     shutil.rmtree(out)
     return Figures(
         "edgeperf", summary["measurements"]["rate_rps"],
         latency["p50"], latency["p95"], latency["p99"],
         100 * generator["cpu_s"] / generator["wall_s"], 1e6 * generator["cpu_s"] / max(1, requests),
+        _below_edges(response_ms, rounded=False),
     )  # fmt: skip
 
 
@@ -136,7 +156,11 @@ def _median(figures: list[Figures]) -> Figures:
         return statistics.median(getattr(f, name) for f in figures)
 
     fields = ("rate_rps", "p50_ms", "p95_ms", "p99_ms", "cpu_percent", "cpu_us_per_request")
-    return Figures(figures[0].tool, *(med(name) for name in fields))
+    below = tuple(
+        statistics.median(f.below[i] for f in figures) for i in range(len(figures[0].below))
+    )
+    rate, p50, p95, p99, cpu, cpu_us = (med(name) for name in fields)
+    return Figures(figures[0].tool, rate, p50, p95, p99, cpu, cpu_us, below)
 
 
 def _table(rows: list[Figures]) -> str:
@@ -148,6 +172,14 @@ def _table(rows: list[Figures]) -> str:
             f"{f.tool:<10} {f.rate_rps:>10.1f} {f.p50_ms:>8.3f} {f.p95_ms:>8.3f} {f.p99_ms:>8.3f} "
             f"{f.cpu_percent:>9.1f} {f.cpu_us_per_request:>10.1f}"
         )
+    return "\n".join(lines)
+
+
+def _edges_table(rows: list[Figures]) -> str:
+    head = f"{'tool':<10} " + " ".join(f"{'< ' + format(e, 'g') + ' ms':>10}" for e in EDGES_MS)
+    lines = [head, "-" * len(head)]
+    for f in rows:
+        lines.append(f"{f.tool:<10} " + " ".join(f"{100 * b:>9.1f}%" for b in f.below))
     return "\n".join(lines)
 
 
@@ -184,7 +216,10 @@ def main(argv: list[str] | None = None) -> int:
         finally:
             target.stop()
         print("\nFast loopback target (GET /health answered at once):")
-        print(_table([_median(results["hey"]), _median(results["edgeperf"])]))
+        medians = [_median(results["hey"]), _median(results["edgeperf"])]
+        print(_table(medians))
+        print("\nShare of responses faster than hey's bin edges (exact for both tools):")
+        print(_edges_table(medians))
 
         freeze = (args.freeze_duration / 2, 1.0)
         print(f"\nThe same target freezing for 1 s at {freeze[0]:g} s of a "
