@@ -27,8 +27,6 @@ from tests.loadtests.conftest import (
     write_scenario,
 )
 
-pytestmark = [pytest.mark.slow, pytest.mark.live]
-
 MASTER_HOST, TARGET_HOST = "127.0.0.2", "127.0.0.3"
 
 
@@ -80,6 +78,8 @@ def _samples(run_dir) -> pd.DataFrame:
     return pd.concat(pd.read_parquet(p) for p in sorted((run_dir / "samples").glob("*.parquet")))
 
 
+@pytest.mark.slow
+@pytest.mark.live
 def test_two_workers_on_their_own_addresses_one_with_a_skewed_clock_merge_exactly(tmp_path):
     arrivals = tmp_path / "arrivals.txt"
     target = start_bench_target(tmp_path, "--arrivals-file", str(arrivals), host=TARGET_HOST)
@@ -129,17 +129,22 @@ def test_two_workers_on_their_own_addresses_one_with_a_skewed_clock_merge_exactl
         assert measured["latency_ms"][key] == pytest.approx(exact, abs=1e-9)
 
 
+@pytest.mark.live  # no load: the run stops before sending, so it may run beside light tests
 def test_a_worker_that_never_joins_is_named_and_the_run_exits_2(tmp_path, bench_target):
     port = _free_port(MASTER_HOST)
     scenario = write_scenario(tmp_path / "s.yaml", rate_rps=100, duration="2s")
+    # The one worker is up before the master listens, so it joins at once: the 2 s deadline
+    # only has to outlast the connection, not a Python start-up on a busy machine.
+    worker = _worker(port)
+    log = LineWatcher(worker.stdout)
+    log.wait_for(lambda line: "Starting Locust" in line, "the worker's start")
     master = _master(
         scenario, bench_target.url, port, tmp_path / "r",
         "--expect-workers", "2", "--expect-workers-max-wait", "2",
     )  # fmt: skip
-    worker = _worker(port)
     try:
         code, text = _finish(master)
-        worker_code, _ = _finish(worker, 30)
+        worker_code = worker.wait(timeout=30)
     finally:
         _kill_all(master, worker)
     assert code == 2, text
@@ -152,6 +157,8 @@ def test_a_worker_that_never_joins_is_named_and_the_run_exits_2(tmp_path, bench_
     assert worker_code == 0  # told to quit by the master
 
 
+@pytest.mark.slow
+@pytest.mark.live
 def test_a_worker_that_dies_mid_run_keeps_its_samples_and_the_run_is_incomplete(
     tmp_path, bench_target
 ):
@@ -182,6 +189,8 @@ def test_a_worker_that_dies_mid_run_keeps_its_samples_and_the_run_is_incomplete(
     assert summary["status"] == "INCOMPLETE"
 
 
+@pytest.mark.slow
+@pytest.mark.live
 def test_workers_stop_their_load_and_exit_nonzero_when_the_master_dies(tmp_path, bench_target):
     port = _free_port(MASTER_HOST)
     scenario = write_scenario(tmp_path / "s.yaml", rate_rps=100, duration="120s")
@@ -204,6 +213,8 @@ def test_workers_stop_their_load_and_exit_nonzero_when_the_master_dies(tmp_path,
     assert stopped_after_s < 30
 
 
+@pytest.mark.slow
+@pytest.mark.live
 def test_standalone_locust_with_four_users_on_two_processes_sends_the_scenarios_rate(
     tmp_path, bench_target
 ):
