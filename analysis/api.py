@@ -105,7 +105,7 @@ def analyze(run: RunData, redactor: Redactor | None = None) -> RunAnalysis:
     client = client_from(swept.tally, window, not_sent_in(run.metadata, window))
     server = measure_server(run.series, run.queries, window, run.has_series)
     llm = llm_from(swept.tally, window, slo)
-    shape = analyze_shape(run, window, server, (swept.tally, swept.spikes))
+    shape = analyze_shape(run, window, server, (swept.tally, swept.spikes), plan.origin_us)
     measured = verdict_measurements(client, server) | llm_verdict_measurements(llm)
     measured |= shape_verdict_measurements(shape)
     if ran.nothing_judged:  # interrupted before the steady window: NO DATA, never a PASS

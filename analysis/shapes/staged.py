@@ -62,22 +62,17 @@ def run_criteria(run: RunData) -> dict[str, Target]:
         raise RunDirError(run.run_dir / SCENARIO_FILE, str(exc)) from None
 
 
-def _origin_us(run: RunData) -> int | None:
-    start = (run.metadata.get("load") or {}).get("start_us")
-    if start is not None:  # the usual case: no pass over the samples
-        return int(start)
-    return time_origin_us(run.metadata, run.sample_source().span())
-
-
 def analyze_shape(
     run: RunData,
     window: Window | None,
     server: ServerMeasurements,
     swept: tuple[Tally, dict[tuple[int, int], SecondsTally]] | None = None,
+    chart_origin_us: int | None = None,
 ) -> ShapeAnalysis:
     """Measure every stage, find the spike and the knee, fit the memory growth.
 
-    ``swept``: the tally and spike tallies of a sweep; without, the samples in memory."""
+    ``swept``: the tally and spike tallies of a sweep, with ``chart_origin_us`` (second 0 of the
+    charts) that the sweep was planned on; without, the samples in memory."""
     criteria = run_criteria(run)
     load = run.metadata.get("load") or {}
     plan = list(load.get("stages") or [])
@@ -91,7 +86,9 @@ def analyze_shape(
         metric_points(run.series, "memory_bytes"),
         window,
         server.memory_max_bytes.reason,
-        origin_us=_origin_us(run),  # second 0 of the charts
+        origin_us=chart_origin_us
+        if swept is not None
+        else time_origin_us(run.metadata, run.samples),
     )
     return ShapeAnalysis(
         stages=stages,
