@@ -56,6 +56,8 @@ class RunOptions:
             raise ValueError(f"--expect-workers {self.expect_workers}: must be 0 or more")
         if self.expect_workers and self.master_bind is None:
             raise ValueError("--expect-workers needs --master-bind HOST:PORT for workers to join")
+        if self.master_bind is not None and not self.expect_workers:
+            raise ValueError("--master-bind needs --expect-workers N: how many workers to wait for")
 
 
 def _say(text: str) -> None:
