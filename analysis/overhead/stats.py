@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+from scipy import special  # scipy.stats costs ~1 s to import: only the exact Wilcoxon test needs it
 
 from analysis.contract.statuses import FAIL, INCOMPLETE, PASS
 
@@ -73,8 +73,8 @@ class BudgetVerdict:
 def _expanded_alpha(n: int, confidence: float) -> float:
     """Tail level for the percentile bootstrap that matches a t interval with n − 1 df."""
     alpha = 1 - confidence
-    t = stats.t.ppf(1 - alpha / 2, df=n - 1)
-    return float(2 * stats.norm.sf(math.sqrt(n / (n - 1)) * t))
+    t = special.stdtrit(n - 1, 1 - alpha / 2)
+    return float(2 * special.ndtr(-math.sqrt(n / (n - 1)) * t))
 
 
 def paired_delta(
@@ -94,12 +94,14 @@ def paired_delta(
     means = deltas[rng.integers(0, n, size=(BOOTSTRAP_RESAMPLES, n))].mean(axis=1)
     alpha = _expanded_alpha(n, confidence)
     boot_low, boot_high = np.quantile(means, [alpha / 2, 1 - alpha / 2])
-    t_half = stats.t.ppf((1 + confidence) / 2, df=n - 1) * deltas.std(ddof=1) / math.sqrt(n)
+    t_half = special.stdtrit(n - 1, (1 + confidence) / 2) * deltas.std(ddof=1) / math.sqrt(n)
     low = min(float(boot_low), deltas.mean() - t_half)
     high = max(float(boot_high), deltas.mean() + t_half)
     if np.all(deltas == deltas[0]):
         p_value = 1.0 if deltas[0] == 0 else 2 * 0.5**n
     else:
+        from scipy import stats
+
         p_value = float(stats.wilcoxon(deltas, method="exact").pvalue)
     return Delta(metric, n, float(deltas.mean()), float(low), float(high), p_value, tuple(deltas))
 
@@ -107,8 +109,8 @@ def paired_delta(
 def _mde_factor(n: int, confidence: float, power: float) -> float:
     """(t_{1-α/2, n-1} + t_{power, n-1}) / sqrt(n): the MDE per unit of standard deviation."""
     df = n - 1
-    t_alpha = stats.t.ppf(1 - (1 - confidence) / 2, df=df)
-    t_power = stats.t.ppf(power, df=df)
+    t_alpha = special.stdtrit(df, 1 - (1 - confidence) / 2)
+    t_power = special.stdtrit(df, power)
     return float((t_alpha + t_power) / math.sqrt(n))
 
 
@@ -152,7 +154,7 @@ def pairs_for_mde(
     """
     if not (math.isfinite(sd) and math.isfinite(target)) or target <= 0 or sd < 0:
         return None
-    z = stats.norm.ppf(1 - (1 - confidence) / 2) + stats.norm.ppf(power)
+    z = special.ndtri(1 - (1 - confidence) / 2) + special.ndtri(power)
     n = max(2, math.ceil((z * sd / target) ** 2))
     if n > MAX_PAIRS:
         return None

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import optimize, stats
+from scipy import special  # scipy.stats and .optimize cost ~1 s to import; see needed_window_s
 
 from analysis.measuring.client import US_PER_S, Window
 
@@ -89,12 +89,17 @@ class _Line:
 
 
 def _line(t: np.ndarray, y: np.ndarray) -> _Line:
-    fit = stats.linregress(t, y)
-    residual = y - (fit.intercept + fit.slope * t)
-    noise = float(np.sqrt(np.sum(residual**2) / max(len(t) - 2, 1)))
-    # Exactly constant memory (an RSS that did not move) has no correlation, but a sure slope.
-    stderr = float(fit.stderr) if math.isfinite(fit.stderr) else 0.0
-    return _Line(float(fit.slope), float(fit.intercept), stderr, noise)
+    """Least squares, as scipy.stats.linregress computes it (slope's standard error included)."""
+    dt = t - t.mean()
+    ssxm = float(np.sum(dt**2))
+    slope = float(np.sum(dt * (y - y.mean())) / ssxm) if ssxm > 0 else 0.0
+    intercept = float(y.mean() - slope * t.mean())
+    residual = y - (intercept + slope * t)
+    df = max(len(t) - 2, 1)
+    noise = float(np.sqrt(np.sum(residual**2) / df))
+    # Exactly constant memory (an RSS that did not move) has a sure slope: a standard error of 0.
+    stderr = noise / math.sqrt(ssxm) if ssxm > 0 and len(t) > 2 else 0.0
+    return _Line(slope, intercept, stderr, noise)
 
 
 def steady_start(t: np.ndarray, y: np.ndarray) -> int:
@@ -169,6 +174,8 @@ def needed_window_s(t: np.ndarray, y: np.ndarray) -> float:
     def curve(x: np.ndarray, c: float, r: float, tau: float) -> np.ndarray:
         return c - r * np.exp(-x / tau)
 
+    from scipy import optimize  # only for a growth still slowing: its import is costly
+
     try:
         with warnings.catch_warnings():  # an inestimable covariance is no matter: τ is all we use
             warnings.simplefilter("ignore", optimize.OptimizeWarning)
@@ -227,7 +234,7 @@ def memory_growth(
     ts, ys = t[d:], y[d:]
     line = _line(ts - ts[0], ys)
     fitted_s = float(ts[-1] - ts[0])
-    half = float(stats.t.ppf(0.5 + CONFIDENCE / 2, len(ts) - 2) * line.stderr)
+    half = float(special.stdtrit(len(ts) - 2, 0.5 + CONFIDENCE / 2) * line.stderr)
     if len(ts) <= 2:
         half = nan
     fit_start, fit_end = line.intercept, line.intercept + line.slope * fitted_s

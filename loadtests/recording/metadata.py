@@ -8,6 +8,7 @@ import subprocess
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import cache
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,7 @@ def write_scenario(run_dir: Path, scenario: Scenario) -> None:
     write_text_atomic(run_dir / SCENARIO_FILE, scenario.to_yaml())
 
 
+@cache  # metadata.json is rewritten as the run goes on: ask git (a subprocess) once
 def _git_sha() -> str | None:
     try:
         out = subprocess.run(
@@ -62,6 +64,7 @@ def _git_sha() -> str | None:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
+@cache
 def _harness_version() -> str:
     try:
         return version("edgeperf")
