@@ -186,19 +186,24 @@ class OpenModelGenerator:
         base_ns = self._clock.perf_ns_at(self._start_epoch_us)
         try:
             for offset_us in self._schedule.offsets_us():
-                due_ns = base_ns + offset_us * 1000
-                while not self._stopping.is_set():
-                    wait_s = (due_ns - time.perf_counter_ns()) / 1e9
-                    if wait_s <= 0:
-                        break
-                    _real_sleep(min(wait_s, _MAX_SLEEP_S))
-                if self._stopping.is_set():
+                if not self._sleep_until(base_ns + offset_us * 1000):
                     break
                 self._due.append(self._start_epoch_us + offset_us)
                 watcher.send()
+            if self._mix.has_sessions:  # later turns may leave until the schedule's very end
+                self._sleep_until(base_ns + round(self._schedule.duration_s * 1e9))
         finally:
             self._due.append(None)
             watcher.send()
+
+    def _sleep_until(self, due_ns: int) -> bool:
+        """Sleep until ``due_ns`` (perf counter); False when stop() came first."""
+        while not self._stopping.is_set():
+            wait_s = (due_ns - time.perf_counter_ns()) / 1e9
+            if wait_s <= 0:
+                return True
+            _real_sleep(min(wait_s, _MAX_SLEEP_S))
+        return False
 
     def _turn_due(self, due_us: int, req: PlannedRequest) -> None:
         """In the turn timer's thread: a session's next turn is due."""

@@ -196,6 +196,11 @@ class RequestMix:
                 continue
             self._chat[k.kind] = _ChatSource(k.chat, self._rng, tag, encode, k.kind)
 
+    @property
+    def has_sessions(self) -> bool:
+        """Whether a kind of the mix is a multi-turn session."""
+        return bool(self._sessions)
+
     def next(self) -> PlannedRequest:
         r = self._rng.random()
         kind = self._kinds[-1]
