@@ -359,7 +359,8 @@ class OpenModelGenerator:
         flusher = gevent.spawn(self._flusher)
         staller = gevent.spawn(self._block_loop, *self._test_stall) if self._test_stall else None
         _real_thread(self._timer, (watcher,))
-        self._turns.start()
+        if self._mix.has_sessions:
+            self._turns.start()
         try:
             self._schedule_done.wait()
             grace = 1.5 if self._stopping.is_set() else (drain_s or self._client.timeout_s + 1.0)
