@@ -34,6 +34,7 @@ from analysis.measuring.client import client_from, judged_window, not_sent_in
 from analysis.measuring.interrupted import ran_window, unjudged
 from analysis.measuring.llm import llm_from, llm_summary, llm_verdict_measurements, run_slo
 from analysis.measuring.serverside import measure_server
+from analysis.measuring.sessions import sessions_from, sessions_summary
 from analysis.measuring.stalls import stall_summary, stall_warnings, stalls_of
 from analysis.measuring.streaming import stream_kinds
 from analysis.measuring.sweep import SweepPlan, sweep
@@ -47,6 +48,7 @@ from analysis.outputs.memorychart import memory_fit
 from analysis.outputs.otlp_sections import otlp_sections
 from analysis.outputs.redact import Redactor, env_secrets
 from analysis.outputs.report import build_view, render_report, write_report
+from analysis.outputs.session_sections import session_sections
 from analysis.outputs.shape_sections import shape_sections
 from analysis.reading.errors import RunDirError
 from analysis.reading.rundir import RunData, load_run, open_run
@@ -122,6 +124,7 @@ def analyze(run: RunData, redactor: Redactor | None = None) -> RunAnalysis:
     extra = llm_summary(llm, client.by_kind) | shape_measurements(shape)
     extra["outages"] = [asdict(o) for o in outages]
     extra |= stall_summary(stalls, attribution, origin_us)
+    extra |= sessions_summary(sessions_from(swept.tally))
     summary = redactor.data(build_summary(run, client, server, verdicts, status, warnings, extra))
     result = RunResult.from_dict(summary, exact=True)  # a mismatch with the model raises
     charts = chart_inputs(run, window, redactor, stalls, swept)
@@ -173,7 +176,9 @@ def write_outputs(run_dir: Path | str, analysis: RunAnalysis) -> list[Path]:
         analysis.metadata,
         regressions=found,
         index_href=index_href,
-        extra_sections=shape_sections(analysis.result) + otlp_sections(analysis.result),
+        extra_sections=shape_sections(analysis.result)
+        + otlp_sections(analysis.result)
+        + session_sections(analysis.result),
     )
     written.append(write_report(run_dir / REPORT_FILE, clean(render_report(view))))
     if reports_dir is not None:

@@ -56,6 +56,15 @@ SAMPLE_COLUMNS: dict[str, tuple[str, str]] = {
     # Set-up of the connection the request opened (still inside the latency, which runs from
     # intended_us); runs written before it existed lack it.
     "connect_us": ("int64", "TCP connect + TLS handshake time of a new connection; -1: reused"),
+    # Multi-turn sessions (docs/sessions.md) and the request's size; runs written before these
+    # existed lack them.
+    "session": (
+        "int64",
+        "session number within its worker ((worker, session) names one); -1: none",
+    ),
+    "turn": ("int32", "turn of its session, 1 for the first; 0 for a request outside a session"),
+    "session_turns": ("int32", "turns its session was to have; 0 outside a session"),
+    "request_bytes": ("int64", "request body bytes sent (chat: every message so far); -1: unknown"),
 }
 
 # Columns a reader fills with these values when an older run directory lacks them.
@@ -66,6 +75,10 @@ SAMPLE_DEFAULTS: dict[str, int] = {
     "upstream_us": -1,
     "overhead_us": -1,
     "connect_us": -1,
+    "session": -1,
+    "turn": 0,
+    "session_turns": 0,
+    "request_bytes": -1,
 }
 
 SERIES_COLUMNS: dict[str, tuple[str, str]] = {

@@ -413,6 +413,35 @@ class GeneratorStall(Record):
     cause: str = ""
 
 
+class SessionTurn(Record):
+    """One turn index (or "first" / "later") of multi-turn sessions, in the judged window."""
+
+    turn: str = ""
+    requests: Num = None
+    errors: Num = None
+    latency_ms: Percentiles = Field(default_factory=Percentiles)
+    ttft_ms: Percentiles = Field(default_factory=Percentiles)
+    request_bytes_p50: Num = None
+    request_bytes_max: Num = None
+    hits: Num = None
+    misses: Num = None
+    hit_percent: Num = None
+
+
+class Sessions(Record):
+    """Multi-turn sessions: outcomes over the run, figures by turn (``measuring.sessions``)."""
+
+    started: Num = None
+    completed: Num = None
+    failed: Num = None
+    cut: Num = None  # stopped between turns by the end of the run
+    completed_percent: Num = None
+    first_turn: SessionTurn = Field(default_factory=SessionTurn)
+    later_turns: SessionTurn = Field(default_factory=SessionTurn)
+    by_turn: list[SessionTurn] = Field(default_factory=list)
+    missing: str = ""
+
+
 class Measurements(Record):
     """The ``measurements`` object: DESIGN.md's keys first, then the details and the groups."""
 
@@ -451,6 +480,7 @@ class Measurements(Record):
     generator_stalls: list[GeneratorStall] = Field(default_factory=list)  # the longest 50
     stall_delayed_requests: Num = None  # requests of the steady window a stall delayed
     latency_without_stalls_ms: Percentiles = Field(default_factory=Percentiles)
+    sessions: Sessions | None = None  # runs with multi-turn sessions only
 
 
 class VerdictRecord(Record):
@@ -535,6 +565,8 @@ __all__ = [
     "RunResult",
     "Server",
     "ServerSeries",
+    "SessionTurn",
+    "Sessions",
     "Spike",
     "SpikeSecond",
     "Stage",

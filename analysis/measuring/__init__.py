@@ -1,2 +1,2 @@
 """Measurements of one run: client latency and rates, server-side figures, streaming, goodput,
-cache, outages, generator stalls."""
+cache, sessions, outages, generator stalls."""

@@ -18,6 +18,7 @@ from analysis.measuring.client import Window, failed_mask, tally_client
 from analysis.measuring.goodput import Slo, tally_goodput
 from analysis.measuring.outages import Outage, OutageFinder
 from analysis.measuring.proxytime import tally_proxy_time
+from analysis.measuring.sessions import tally_sessions
 from analysis.measuring.stalls import LateRuns
 from analysis.measuring.streaming import per_request, streamed_mask, tally_streaming
 from analysis.measuring.tally import Tally
@@ -71,6 +72,7 @@ def sweep(source: Samples, span: SampleSpan, plan: SweepPlan) -> Swept:
         tally_goodput(block, window, plan.slo, figures, t)
         tally_proxy_time(block, window, figures["streamed"].to_numpy(), t)
         tally_cache(block, window, figures["ttft_us"].to_numpy(), t)
+        tally_sessions(block, window, figures["ttft_us"].to_numpy(), t)
         tally_stages(block, plan.stages, t)
         for tally in [seconds, *spikes.values()]:
             if tally is not None:

@@ -24,6 +24,7 @@ from analysis.contract.schema import (
     METADATA_FILE,
     QUERIES_FILE,
     SAMPLE_COLUMNS,
+    SAMPLE_DEFAULTS,
     SAMPLES_DIR,
     SCENARIO_FILE,
     SERIES_FILE,
@@ -42,6 +43,7 @@ WEEK1_TARGETS = {
 }
 _MODELS = ("gpt-4o-mini", "claude-3-5-haiku", "llama-3.1-8b")
 _ARROW = {"int64": pa.int64(), "int32": pa.int32(), "string": pa.string()}
+_NO_SESSION = ("session", "turn", "session_turns", "request_bytes")  # their defaults: no sessions
 _SCHEMA = pa.schema([(name, _ARROW[dtype]) for name, (dtype, _) in SAMPLE_COLUMNS.items()])
 _QUERIES = {
     "memory_bytes": 'process_resident_memory_bytes{job="edge-agent"}',
@@ -108,6 +110,7 @@ def _part(first: int, count: int, spec: SyntheticRun) -> pa.Table:
         "upstream_us": np.full(count, -1, dtype=np.int64),
         "overhead_us": np.full(count, -1, dtype=np.int64),
         "connect_us": np.full(count, -1, dtype=np.int64),
+        **{name: np.full(count, SAMPLE_DEFAULTS[name]) for name in _NO_SESSION},
     }
     error = np.where(failed, "timeout", "")
     if spec.stream_share or spec.stall_every_s or spec.outage_s:
@@ -166,6 +169,7 @@ def _richer(
         "upstream_us": np.where(chat & (error == ""), service * 4 // 5, -1),
         "overhead_us": np.where(chat & (error == ""), rng.integers(100, 900, count), -1),
         "connect_us": np.where(rng.random(count) < 0.01, rng.integers(80, 2000, count), -1),
+        **{name: np.full(count, SAMPLE_DEFAULTS[name]) for name in _NO_SESSION},
     }
     done = np.where(streamed, np.maximum(done, columns["last_token_us"] + 100), done)
     incomplete = streamed & (rng.random(count) < 0.01)

@@ -19,38 +19,12 @@ from pydantic import (
 
 from analysis.contract.schema import SERIES_METRIC_UNITS, STAGE_TARGET_METRICS, VERDICT_METRICS
 from analysis.contract.targets import Target, TargetSyntaxError
+from loadtests.config.sessionspec import SessionSpec
 from loadtests.config.shipped import shipped_scenario, shipped_scenario_names
-from loadtests.config.validation import only_known
+from loadtests.config.validation import Seconds, only_known, parse_duration_s
 from loadtests.config.variants import OverheadSpec
 from loadtests.errors import ScenarioError
 from loadtests.placement import AUTO, check_setting
-
-_DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(ms|us|h|m|s)")
-_DURATION_UNITS_S = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
-
-
-def parse_duration_s(value: Any) -> float:
-    """Read ``90``, ``"90s"``, ``"1m30s"``, ``"500ms"`` or ``"2h"`` as seconds (float, >= 0)."""
-    if isinstance(value, bool):
-        raise ValueError("expected a duration such as '60s', '1m30s' or '500ms', got a bool")
-    if isinstance(value, int | float):
-        seconds = float(value)
-    elif isinstance(value, str):
-        text = value.strip().replace(" ", "")
-        parts = _DURATION_RE.findall(text)
-        if not text or "".join(n + u for n, u in parts) != text:
-            raise ValueError(
-                f"cannot read duration {value!r}; use forms like '60s', '1m30s', '500ms'"
-            )
-        seconds = sum(float(n) * _DURATION_UNITS_S[u] for n, u in parts)
-    else:
-        raise ValueError(f"expected a duration such as '60s', got {type(value).__name__}")
-    if seconds < 0:
-        raise ValueError(f"a duration cannot be negative ({value!r})")
-    return seconds
-
-
-Seconds = Annotated[float, BeforeValidator(parse_duration_s)]
 
 
 class _Model(BaseModel):
@@ -120,11 +94,14 @@ class RequestKind(_Model):
     method: Literal["GET", "POST"] = "GET"
     path: str = Field(pattern=r"^/")
     chat: ChatSpec | None = None
+    session: SessionSpec | None = None  # a conversation of chat turns (docs/sessions.md)
 
     @model_validator(mode="after")
     def _chat_needs_post(self) -> RequestKind:
         if self.chat is not None and self.method != "POST":
             raise ValueError("a chat request kind must use method POST")
+        if self.session is not None and self.chat is None:
+            raise ValueError("a session needs the chat spec of its turns (chat: ...)")
         return self
 
 

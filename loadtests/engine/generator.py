@@ -6,13 +6,15 @@ greenlet for every request that is due. Responses never hold back the schedule: 
 concurrency cap is reached, due requests wait in a queue until a request finishes, each such wait
 is counted, and the late requests are still measured from their intended time
 (coordinated-omission correction).
+
+Later turns of a multi-turn session are due at the previous answer's end plus a think time: a
+second native timer (``turntimer``) hands them to the same queue, and they are measured from that
+intended time. Turns still thinking when the schedule ends are not sent (the session is cut).
 """
 
 from __future__ import annotations
 
 import collections
-import contextlib
-import ctypes
 import gc
 import os
 import resource
@@ -22,21 +24,23 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import gevent
 import gevent.event
 import gevent.monkey
 
-from loadtests.engine.client import ConnectionClosed, Http1Pool, HttpProtocolError
+from loadtests.engine.client import BodySink, ConnectionClosed, Http1Pool, HttpProtocolError
 from loadtests.engine.clocksync import Clock
-from loadtests.engine.mix import RequestMix
+from loadtests.engine.conversation import answer_text
+from loadtests.engine.mix import PlannedRequest, RequestMix, next_turn
 from loadtests.engine.pacing import Schedule
 from loadtests.engine.sse import TokenClock
+from loadtests.engine.turntimer import TurnTimer, fine_timer_slack
 from loadtests.recording.samples import COLUMNS, Columns
 
 _real_sleep = gevent.monkey.get_original("time", "sleep")
 _real_thread = gevent.monkey.get_original("_thread", "start_new_thread")
-_PR_SET_TIMERSLACK = 29
 _MAX_SLEEP_S = 0.05  # the timer thread re-checks for a stop this often
 # Test only: "AT_S:FOR_MS" blocks the event loop once, AT_S into the schedule, for FOR_MS, as a
 # pause of the generator itself would (tests/loadtests/test_stalls_e2e.py). Unset in real runs.
@@ -51,6 +55,22 @@ def _test_stall(text: str | None) -> tuple[float, float] | None:
     except ValueError:
         raise ValueError(f"{TEST_STALL_ENV}={text!r}: expected AT_S:FOR_MS, e.g. 2:200") from None
     return at_s, for_ms
+
+
+def _request_body_bytes(raw: bytes) -> int:
+    """Bytes of the body of a request built by ``client.build_request``."""
+    return len(raw) - raw.find(b"\r\n\r\n") - 4
+
+
+def _both(first: BodySink, second: BodySink | None) -> BodySink:
+    if second is None:
+        return first
+
+    def sink(data: bytes) -> None:
+        first(data)
+        second(data)
+
+    return sink
 
 
 def _cpu_s() -> float:
@@ -147,7 +167,10 @@ class OpenModelGenerator:
         self._client = Http1Pool(
             base_url, timeout_s, self._clock.now_us, ca_file=ca_file, insecure=insecure
         )
-        self._due: collections.deque[int | None] = collections.deque()
+        # Due times of the schedule (int), due session turns, and None once the schedule ends.
+        self._due: collections.deque[int | tuple[int, PlannedRequest] | None] = collections.deque()
+        self._turns: TurnTimer[PlannedRequest] = TurnTimer(self._clock.now_us, self._turn_due)
+        self._watcher: Any = None  # the hub's async watcher while run() runs
         self._in_flight: set[gevent.Greenlet] = set()
         self._schedule_done = gevent.event.Event()
         self._idle = gevent.event.Event()
@@ -159,23 +182,34 @@ class OpenModelGenerator:
 
     # -- timer thread (native): only sleeps precisely and queues due times ------------------
     def _timer(self, watcher) -> None:
-        with contextlib.suppress(Exception):  # finer sleeps where Linux allows it
-            ctypes.CDLL(None).prctl(_PR_SET_TIMERSLACK, 1, 0, 0, 0)
+        fine_timer_slack()
         base_ns = self._clock.perf_ns_at(self._start_epoch_us)
         try:
             for offset_us in self._schedule.offsets_us():
-                due_ns = base_ns + offset_us * 1000
-                while not self._stopping.is_set():
-                    wait_s = (due_ns - time.perf_counter_ns()) / 1e9
-                    if wait_s <= 0:
-                        break
-                    _real_sleep(min(wait_s, _MAX_SLEEP_S))
-                if self._stopping.is_set():
+                if not self._sleep_until(base_ns + offset_us * 1000):
                     break
                 self._due.append(self._start_epoch_us + offset_us)
                 watcher.send()
+            if self._mix.has_sessions:  # later turns may leave until the schedule's very end
+                self._sleep_until(base_ns + round(self._schedule.duration_s * 1e9))
         finally:
             self._due.append(None)
+            watcher.send()
+
+    def _sleep_until(self, due_ns: int) -> bool:
+        """Sleep until ``due_ns`` (perf counter); False when stop() came first."""
+        while not self._stopping.is_set():
+            wait_s = (due_ns - time.perf_counter_ns()) / 1e9
+            if wait_s <= 0:
+                return True
+            _real_sleep(min(wait_s, _MAX_SLEEP_S))
+        return False
+
+    def _turn_due(self, due_us: int, req: PlannedRequest) -> None:
+        """In the turn timer's thread: a session's next turn is due."""
+        watcher = self._watcher
+        if watcher is not None and not self._schedule_done.is_set():
+            self._due.append((due_us, req))
             watcher.send()
 
     # -- hub side ---------------------------------------------------------------------------
@@ -187,25 +221,29 @@ class OpenModelGenerator:
         iterations), so the run ends on schedule however slow the target is.
         """
         due = self._due
+        if self._schedule_done.is_set():  # session turns that came due as the schedule ended
+            due.clear()
+            return
         oldest_us = self._clock.now_us() - self._late_us
         while due and len(self._in_flight) < self._cap:
-            intended_us = due.popleft()
+            item = due.popleft()
             if self._waiting:
                 self._waiting -= 1
-            if intended_us is None:
+            if item is None:
                 self._end_schedule()
                 return
+            intended_us, planned = (item, None) if isinstance(item, int) else item
             self.stats.scheduled += 1
             if intended_us < oldest_us:
                 self._not_sent(intended_us)
                 continue
-            self._in_flight.add(gevent.spawn_raw(self._send, intended_us))
+            self._in_flight.add(gevent.spawn_raw(self._send, intended_us, planned))
         if len(self._in_flight) > self.stats.max_in_flight:
             self.stats.max_in_flight = len(self._in_flight)
         if due and due[-1] is None:  # the schedule is over: what still waits is not sent
             while (intended := due.popleft()) is not None:
                 self.stats.scheduled += 1
-                self._not_sent(intended)
+                self._not_sent(intended if isinstance(intended, int) else intended[0])
             self._waiting = 0
             self._end_schedule()
             return
@@ -215,6 +253,7 @@ class OpenModelGenerator:
 
     def _end_schedule(self) -> None:
         self._schedule_done.set()
+        self._turns.close()
         if not self._in_flight:
             self._idle.set()
 
@@ -223,16 +262,21 @@ class OpenModelGenerator:
         second = str(max(0, intended_us - self._start_epoch_us) // 1_000_000)
         self.stats.not_sent_by_s[second] = self.stats.not_sent_by_s.get(second, 0) + 1
 
-    def _send(self, intended_us: int) -> None:
-        req = self._mix.next()
+    def _send(self, intended_us: int, planned: PlannedRequest | None = None) -> None:
+        req = planned or self._mix.next()  # planned: a session's later turn
+        turn = req.turn
+        answer = bytearray() if turn is not None and not turn.last else None
         status, nbytes, cache, error, ttfb_us, connect_us = 0, 0, "", "", -1, -1
         upstream_us = overhead_us = -1
         now = self._clock.now_us
         tokens = TokenClock(now) if req.stream else None
+        sink: BodySink | None = tokens.feed if tokens else None
+        if answer is not None:  # the next turn carries this answer
+            sink = _both(answer.extend, sink)
         sent_us = now()
         exc: BaseException | None = None
         try:
-            response = self._client.request(req.raw, tokens.feed if tokens else None)
+            response = self._client.request(req.raw, sink)
             ttfb_us, status, nbytes = response.ttfb_us, response.status, response.body_bytes
             connect_us = response.connect_us
             cache = response.headers.get("x-cache-status", "")
@@ -256,8 +300,11 @@ class OpenModelGenerator:
         self._rows.append(
             (intended_us, sent_us, ttfb_us, done_us, status, req.kind, req.model, error,
              nbytes, cache, self._worker, first_us, last_us, count, upstream_us, overhead_us,
-             connect_us)
+             connect_us, turn.session if turn else -1, turn.index if turn else 0,
+             turn.turns if turn else 0, _request_body_bytes(req.raw))
         )  # fmt: skip
+        if answer is not None and not error and not self._schedule_done.is_set():
+            self._follow(req, answer, done_us)
         if self._on_request is not None:
             self._on_request(req, (done_us - intended_us) / 1000.0, nbytes, error, exc)
         self._in_flight.discard(gevent.getcurrent())
@@ -265,6 +312,13 @@ class OpenModelGenerator:
             self._drain()
         elif not self._in_flight and self._schedule_done.is_set():
             self._idle.set()
+
+    def _follow(self, req: PlannedRequest, answer: bytearray, done_us: int) -> None:
+        """Queue the session's next turn: due ``done_us`` plus its think time."""
+        follows = next_turn(req, answer_text(bytes(answer), req.stream))
+        if follows is not None:
+            think_s, turn = follows
+            self._turns.add(done_us + round(think_s * 1e6), turn)
 
     def _flush(self) -> None:
         if self._rows:
@@ -300,10 +354,13 @@ class OpenModelGenerator:
         hub = gevent.get_hub()
         watcher = hub.loop.async_()
         watcher.start(self._drain)
+        self._watcher = watcher
         cpu0, wall0 = _cpu_s(), time.monotonic()
         flusher = gevent.spawn(self._flusher)
         staller = gevent.spawn(self._block_loop, *self._test_stall) if self._test_stall else None
         _real_thread(self._timer, (watcher,))
+        if self._mix.has_sessions:
+            self._turns.start()
         try:
             self._schedule_done.wait()
             grace = 1.5 if self._stopping.is_set() else (drain_s or self._client.timeout_s + 1.0)
@@ -316,6 +373,7 @@ class OpenModelGenerator:
                 gevent.sleep(0)
         finally:
             self._stopping.set()
+            self._turns.close()
             flusher.kill()
             if staller is not None:
                 staller.kill()

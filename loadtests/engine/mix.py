@@ -6,10 +6,12 @@ import json
 import os
 import random
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from loadtests.config.scenario import ChatSpec, RequestKind, Scenario
+from loadtests.config.sessionspec import SessionSpec
 from loadtests.engine.client import build_request
+from loadtests.engine.conversation import Conversation, Message, Turn
 from loadtests.errors import ScenarioError
 
 _WORDS = (
@@ -30,6 +32,7 @@ class PlannedRequest:
     model: str
     raw: bytes
     stream: bool = False
+    turn: Turn | None = None  # a turn of a multi-turn session (loadtests/engine/conversation.py)
 
 
 def _prompt(rng: random.Random, words: tuple[int, int], tag: str) -> str:
@@ -37,10 +40,10 @@ def _prompt(rng: random.Random, words: tuple[int, int], tag: str) -> str:
     return " ".join(rng.choice(_WORDS) for _ in range(n)) + f" [{tag}]"
 
 
-def _chat_body(model: str, prompt: str, spec: ChatSpec) -> bytes:
+def _chat_body(model: str, prompt: str | list[Message], spec: ChatSpec) -> bytes:
     payload = {
         "model": model,
-        "messages": [{"role": "user", "content": prompt}],
+        "messages": [{"role": "user", "content": prompt}] if isinstance(prompt, str) else prompt,
         "max_tokens": spec.max_tokens,
         "stream": spec.stream,
     }
@@ -88,6 +91,55 @@ class _ChatSource:
         return model, self._encode(_chat_body(model, prompt, self._spec))
 
 
+class _SessionSource:
+    """Sessions of a kind: a pool of scripted conversations (replayed: cache hits as far as an
+    earlier play of the script went) and fresh ones, by the chat spec's repeat rate.
+
+    A session draws its turns, think times and fresh prompts from a generator of its own, so a
+    session is the same whatever the order in which the others' answers arrive.
+    """
+
+    def __init__(
+        self,
+        chat: ChatSpec,
+        spec: SessionSpec,
+        rng: random.Random,
+        tag: str,
+        encode: Callable[[bytes], bytes],
+        kind: str,
+    ) -> None:
+        self._chat, self._spec, self._rng, self._tag, self._kind = chat, spec, rng, tag, kind
+        self._models = list(chat.models)
+        self._weights = [chat.models[m] for m in self._models]
+        self._encode = encode
+        self._started = 0
+
+    def _body(self, model: str, messages: list[Message]) -> bytes:
+        return self._encode(_chat_body(model, messages, self._chat))
+
+    def start(self) -> Turn:
+        self._started += 1
+        session, words = self._started, self._chat.prompt_words
+        own = random.Random(f"{self._tag}-session-{session}")
+        turns = self._spec.turns.draw(own)
+        if self._rng.random() < self._chat.repeat_rate:
+            script = f"{self._kind}-script-{self._rng.randrange(self._chat.prompt_pool)}"
+            model = random.Random(script).choices(self._models, self._weights)[0]
+
+            def prompt(k: int) -> str:
+                return _prompt(random.Random(f"{script}-{k}"), words, f"{script}-t{k}")
+        else:
+            model = own.choices(self._models, self._weights)[0]
+
+            def prompt(k: int) -> str:
+                return _prompt(own, words, f"{self._tag}-{session}-t{k}")
+
+        think = self._spec.think_time
+        return Conversation(
+            session, turns, model, prompt, lambda: think.draw_s(own), self._body
+        ).first()
+
+
 def request_headers(scenario: Scenario) -> dict[str, str]:
     """The scenario's headers plus the API key from its environment variable, if it names one."""
     headers = dict(scenario.target.headers)
@@ -125,6 +177,7 @@ class RequestMix:
         extra = headers or {}
         self._chat: dict[str, _ChatSource] = {}
         self._plain: dict[str, PlannedRequest] = {}
+        self._sessions: dict[str, _SessionSource] = {}
         for k in kinds:
             if k.chat is None:
                 raw = build_request(k.method, k.path, host_header, b"", extra)
@@ -136,7 +189,17 @@ class RequestMix:
                 return build_request(k.method, k.path, host_header, body, h)
 
             tag = f"{k.kind}-w{worker_index}-s{seed}"
+            if k.session is not None:
+                self._sessions[k.kind] = _SessionSource(
+                    k.chat, k.session, self._rng, tag, encode, k.kind
+                )
+                continue
             self._chat[k.kind] = _ChatSource(k.chat, self._rng, tag, encode, k.kind)
+
+    @property
+    def has_sessions(self) -> bool:
+        """Whether a kind of the mix is a multi-turn session."""
+        return bool(self._sessions)
 
     def next(self) -> PlannedRequest:
         r = self._rng.random()
@@ -145,6 +208,11 @@ class RequestMix:
             if r < edge:
                 kind = k
                 break
+        session = self._sessions.get(kind.kind)
+        if session is not None:
+            turn = session.start()
+            stream = kind.chat is not None and kind.chat.stream
+            return PlannedRequest(kind.kind, kind.method, turn.model, turn.raw, stream, turn)
         source = self._chat.get(kind.kind)
         if source is None:
             return self._plain[kind.kind]
@@ -152,4 +220,16 @@ class RequestMix:
         return PlannedRequest(kind.kind, kind.method, model, raw, source.stream)
 
 
-__all__ = ["JSON_HEADERS", "PlannedRequest", "RequestMix"]
+def next_turn(req: PlannedRequest, answer: str) -> tuple[float, PlannedRequest] | None:
+    """After a session turn's ``answer``: the think time (s) and the next turn; None after the
+    last turn or for a request that is no turn."""
+    if req.turn is None:
+        return None
+    follows = req.turn.conversation.next(answer)
+    if follows is None:
+        return None
+    think_s, turn = follows
+    return think_s, replace(req, model=turn.model, raw=turn.raw, turn=turn)
+
+
+__all__ = ["JSON_HEADERS", "PlannedRequest", "RequestMix", "next_turn"]
