@@ -96,6 +96,7 @@ def gateway_experiment(spec: GatewaySpec) -> OverheadSpec:
         treatment=gateway,
         kind="gateway",
         labels=ARMS,
+        seed_per_pair=True,
     )
 
 

@@ -71,6 +71,9 @@ class OverheadSpec(BaseModel):
     # the folder names, tables and report; the analysis keeps the keys baseline and treatment.
     kind: str = Field(default="overhead", pattern=r"^[a-z][a-z0-9-]{0,30}$")
     labels: tuple[str, str] = ("baseline", "treatment")
+    # Pair k runs with load.seed + k: fresh prompts differ from pair to pair (a real target's
+    # cache keeps what an earlier pair sent) and stay the same within a pair.
+    seed_per_pair: bool = False
 
     @field_validator("budgets")
     @classmethod

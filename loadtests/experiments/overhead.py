@@ -1,9 +1,11 @@
-"""`edgeperf overhead`: interleaved baseline/treatment runs, then deltas judged on budgets.
+"""`edgeperf overhead` and `edgeperf gateway`: interleaved runs of two arms, deltas on budgets.
 
 Each pair runs A and B back to back in an order drawn at random per pair (a drift in the shared
 machine then lands on both variants alike), with the same load and a settle pause between
 runs; every run is an ordinary run directory inside one experiment folder, so any run can be
-re-analysed alone and `edgeperf analyze EXPERIMENT_DIR` re-judges the whole experiment.
+re-analysed alone and `edgeperf analyze EXPERIMENT_DIR` re-judges the whole experiment. The
+spec's ``kind`` and ``labels`` name the experiment and its arms (``gateway``: direct and gateway,
+see loadtests/config/gateway.py); the plan and the analysis keep the keys baseline/treatment.
 
 With ``overhead.calibrate`` (``--calibrate``) it is an A/A calibration: the baseline variant runs
 on both sides (still labelled baseline and treatment, so the analysis is shared) and the plan
@@ -61,9 +63,16 @@ def schedule(pairs: int, seed: int) -> list[Step]:
     return steps
 
 
-def variant_scenario(scenario: Scenario, variant: Variant, label: str) -> Scenario:
-    """The scenario with the variant's settings merged in, named after the variant."""
+def variant_scenario(
+    scenario: Scenario, variant: Variant, label: str, pair_seed: int | None = None
+) -> Scenario:
+    """The scenario with the variant's settings merged in, named after the variant.
+
+    ``pair_seed`` (the spec's ``seed_per_pair``) replaces ``load.seed`` for this pair's runs.
+    """
     data = deep_merge(scenario.model_dump(mode="json"), variant.set)
+    if pair_seed is not None:
+        data["load"]["seed"] = pair_seed
     data["name"] = f"{scenario.name}-{label}"
     data["overhead"] = data["gateway"] = None
     return Scenario.model_validate(data)
@@ -115,7 +124,12 @@ def execute_overhead(scenario: Scenario, out_root: Path, spec: OverheadSpec) -> 
         variant = variants[step.variant]
         reconfigure(variant, health)
         options = RunOptions(
-            scenario=variant_scenario(scenario, variant, label[step.variant]),
+            scenario=variant_scenario(
+                scenario,
+                variant,
+                label[step.variant],
+                scenario.load.seed + step.pair if spec.seed_per_pair else None,
+            ),
             out_root=experiment,
             quiet=True,
             quiet_summary=True,

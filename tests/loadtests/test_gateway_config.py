@@ -44,6 +44,7 @@ def test_on_a_real_stack_the_arms_are_the_two_urls():
 def test_the_experiment_reports_every_figure_judges_only_budgets_and_names_its_arms():
     spec = gateway_experiment(GatewaySpec(pairs=7, budgets={"latency_p95_ms": "5"}))
     assert (spec.kind, spec.labels, spec.pairs) == ("gateway", ("direct", "gateway"), 7)
+    assert spec.seed_per_pair  # a real gateway's cache must not hold an earlier pair's prompts
     assert spec.budgets == {"latency_p95_ms": 5.0} and spec.reported == REPORTED
     assert spec.metrics()[0] == "latency_p95_ms" and len(spec.metrics()) == len(REPORTED)
     assert needs_server_side(spec)  # memory and CPU: the embedded Prometheus is started
