@@ -225,8 +225,9 @@ def format_budget_table(
     lines = [f"A/A calibration: the baseline ran as both A and B ({name})"] if calibration else []
     if kind != "overhead":
         lines.append(f"delta: {arms['treatment']} − {arms['baseline']}, per pair of runs")
+    first = "budget" if kind == "overhead" else "metric"
     lines.append(
-        f"{'budget':<16} {'limit':>12} {delta_head:>14} {'95 % interval':>28} {'MDE':>12}  status"
+        f"{first:<16} {'limit':>12} {delta_head:>14} {'95 % interval':>28} {'MDE':>12}  status"
     )
     for v in verdicts:
         d = v.delta
