@@ -69,6 +69,7 @@ def _parser() -> argparse.ArgumentParser:
         "--placement", help="override load.placement of every run: auto, off or GEN:STACK"
     )
     overhead.add_argument("--out", type=Path, default=Path("reports"))
+    _add_gateway_parser(sub)
     analyze = sub.add_parser("analyze", help="re-analyse a run directory and rewrite its report")
     analyze.add_argument("run_dir", type=Path)
     _add_stack_parser(sub)
@@ -97,6 +98,30 @@ def _add_master_options(run: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="exit 2 (no load sent) if they have not all joined by then (default 60)",
     )
+
+
+def _add_gateway_parser(sub: argparse._SubParsersAction) -> None:
+    gateway = sub.add_parser(
+        "gateway", help="what the gateway adds: interleaved runs direct to the upstream and via it"
+    )
+    gateway.add_argument(
+        "scenario", type=Path, help="scenario YAML (its gateway: section optional)"
+    )
+    gateway.add_argument("--direct", metavar="URL", help="the upstream, called directly")
+    gateway.add_argument("--gateway", metavar="URL", help="the gateway in front of that upstream")
+    gateway.add_argument("--prometheus", help="Prometheus URL for the gateway's memory and CPU")
+    gateway.add_argument("--rate", type=float, help="override load.rate_rps (req/s)")
+    gateway.add_argument("--duration", help="override load.duration of every run (e.g. 20s)")
+    gateway.add_argument("--ramp", help="override load.ramp, the warm-up of every run")
+    gateway.add_argument("--pairs", type=int, help="override gateway.pairs")
+    gateway.add_argument(
+        "--allow-inconclusive", action="store_true", help="INCONCLUSIVE budgets do not fail"
+    )
+    gateway.add_argument(
+        "--placement", help="override load.placement of every run: auto, off or GEN:STACK"
+    )
+    gateway.add_argument("--out", type=Path, default=Path("reports"))
+    gateway.set_defaults(host=None, workers=None)  # the two URLs are the arms' hosts
 
 
 def _add_worker_parser(sub: argparse._SubParsersAction) -> None:
@@ -208,6 +233,31 @@ def _overhead(args: argparse.Namespace) -> int:
     return execute_overhead(scenario, args.out, scenario.overhead)
 
 
+def _gateway(args: argparse.Namespace) -> int:
+    from gevent import monkey
+
+    monkey.patch_all()
+    from loadtests.config.gateway import GatewaySpec, gateway_experiment
+    from loadtests.config.scenario import load_scenario
+    from loadtests.experiments.overhead import execute_overhead
+
+    overrides = {
+        **_overrides(args),
+        "gateway.direct": args.direct,
+        "gateway.gateway": args.gateway,
+        "gateway.pairs": args.pairs,
+        "gateway.allow_inconclusive": True if args.allow_inconclusive else None,
+    }
+    scenario = load_scenario(args.scenario, overrides)
+    if scenario.target.host is not None:
+        raise ScenarioError(
+            f"{args.scenario}: field 'target.host': a gateway experiment sends the load to two "
+            "URLs; give them as --direct and --gateway (or gateway.direct and gateway.gateway)"
+        )
+    spec = gateway_experiment(scenario.gateway or GatewaySpec())
+    return execute_overhead(scenario, args.out, spec)
+
+
 def _stack(args: argparse.Namespace) -> int:
     from loadtests.stack.launchers import control
 
@@ -253,6 +303,8 @@ def main(argv: list[str] | None = None) -> int:
             return _stack(args)
         if args.command == "overhead":
             return _overhead(args)
+        if args.command == "gateway":
+            return _gateway(args)
         if args.command == "worker":
             return _worker(args)
         return _analyze(args)

@@ -26,7 +26,8 @@ def plot_budget(ax: Axes, verdict: BudgetVerdict) -> None:
     scale, unit = _SCALE.get(verdict.metric, (1.0, ""))
     delta = verdict.delta
     ax.axvline(0, color="#888888", linewidth=0.8)
-    ax.axvline(verdict.budget / scale, color="#cf222e", linestyle="--", label="budget")
+    if math.isfinite(verdict.budget):  # a metric reported without a budget has none to draw
+        ax.axvline(verdict.budget / scale, color="#cf222e", linestyle="--", label="budget")
     if delta is not None:
         ax.scatter([d / scale for d in delta.deltas], [0.25] * len(delta.deltas), s=14,
                    color="#57606a", label="pair deltas")  # fmt: skip
@@ -40,14 +41,14 @@ def plot_budget(ax: Axes, verdict: BudgetVerdict) -> None:
     ax.set_title(f"{label}: {verdict.status}{mde}", loc="left", fontsize=9)
 
 
-def overhead_spec(verdicts: list[BudgetVerdict]) -> ChartSpec:
+def overhead_spec(verdicts: list[BudgetVerdict], xlabel: str = "treatment − baseline") -> ChartSpec:
     """One panel per budget, the legend on the first, the axis label on the last."""
 
     def draw(axes: Sequence[Axes]) -> None:
         for ax, verdict in zip(axes, verdicts, strict=True):
             plot_budget(ax, verdict)
         axes[0].legend(loc="upper right", fontsize=7, frameon=False, ncols=3)
-        axes[-1].set_xlabel("treatment − baseline")
+        axes[-1].set_xlabel(xlabel)
 
     return ChartSpec(
         CHART_NAME,
@@ -59,11 +60,13 @@ def overhead_spec(verdicts: list[BudgetVerdict]) -> ChartSpec:
     )
 
 
-def render_overhead_chart(verdicts: list[BudgetVerdict], folder: Path) -> Path | None:
+def render_overhead_chart(
+    verdicts: list[BudgetVerdict], folder: Path, xlabel: str = "treatment − baseline"
+) -> Path | None:
     """Compose one row per budget into overhead-deltas.png; None when there are no budgets."""
     if not verdicts:
         return None
-    (chart,) = render_figures([overhead_spec(verdicts)], file_store(folder, "."))
+    (chart,) = render_figures([overhead_spec(verdicts, xlabel)], file_store(folder, "."))
     return chart.path
 
 

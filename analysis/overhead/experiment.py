@@ -21,6 +21,7 @@ from analysis.outputs.overhead_charts import render_overhead_chart
 from analysis.outputs.templating import environment
 from analysis.overhead.stats import (
     INCONCLUSIVE,
+    MEASURED,
     POWER,
     TOO_NOISY,
     BudgetVerdict,
@@ -30,6 +31,7 @@ from analysis.overhead.stats import (
     judge_budget,
     judge_calibration,
     overall_status,
+    report_delta,
 )
 from analysis.reading.errors import RunDirError
 
@@ -44,6 +46,9 @@ UNITS = {
     "cpu_percent": "%",  # percentage points of one core
     "network_mbps": "Mbit/s",
 }
+VARIANTS = ("baseline", "treatment")
+# The terminal's and the report's name of each kind of two-arm experiment.
+TITLES = {"overhead": "overhead", "gateway": "gateway vs direct"}
 MDE_MEANING = (
     "MDE: the smallest telemetry cost this experiment could tell from zero, 80 % of the time "
     "(minimum detectable effect at the 95 % level, from the pairs' spread)"
@@ -108,7 +113,10 @@ def analyze_experiment(folder: Path) -> ExperimentResult:
     plan = _read_json(folder / PLAN_FILE)
     spec = plan.get("spec") or {}
     budgets: dict[str, float] = spec.get("budgets") or {}
+    reported = [m for m in spec.get("reported") or () if m not in budgets]
     calibration = bool(plan.get("calibration", spec.get("calibrate", False)))
+    kind = str(spec.get("kind") or "overhead")
+    labels = dict(zip(VARIANTS, spec.get("labels") or VARIANTS, strict=True))
     rows = []
     for run in plan.get("runs", []):
         summary_path = folder / run["run_dir"] / "summary.json"
@@ -119,9 +127,13 @@ def analyze_experiment(folder: Path) -> ExperimentResult:
             rows.append({**{k: run[k] for k in ("pair", "variant", "order", "run_dir")},
                          "metric": metric, "value": value})  # fmt: skip
     frame = pd.DataFrame(rows, columns=["pair", "variant", "order", "run_dir", "metric", "value"])
-    deltas = deltas_from_runs(frame[frame["metric"].isin(budgets)]) if len(frame) else {}
+    shown = [*budgets, *reported]
+    deltas = deltas_from_runs(frame[frame["metric"].isin(shown)]) if len(frame) else {}
     judge = judge_calibration if calibration else judge_budget
     verdicts = [judge(m, float(b), deltas.get(m)) for m, b in budgets.items()]
+    # A reported metric that no run has (memory without a profile for it) is left out.
+    measured = frame[frame["value"].notna()]["metric"] if len(frame) else pd.Series(dtype=str)
+    verdicts += [report_delta(m, deltas.get(m)) for m in reported if m in set(measured)]
     if calibration:
         status = calibration_status(verdicts)
     else:
@@ -130,6 +142,8 @@ def analyze_experiment(folder: Path) -> ExperimentResult:
         status = "INTERRUPTED"
     summary_out = {
         "scenario": plan.get("scenario"),
+        "kind": kind,
+        "labels": labels,
         "status": status,
         "calibration": calibration,
         "pairs_planned": spec.get("pairs"),
@@ -151,7 +165,9 @@ def analyze_experiment(folder: Path) -> ExperimentResult:
         verdicts=verdicts,
         status=status,
         exit_code=exit_code(status),
-        table=format_budget_table(verdicts, status, str(plan.get("scenario")), calibration),
+        table=format_budget_table(
+            verdicts, status, str(plan.get("scenario")), calibration, kind, labels
+        ),
     )
 
 
@@ -160,12 +176,12 @@ def _verdict_dict(v: BudgetVerdict, calibration: bool = False) -> dict[str, Any]
     return {
         "metric": v.metric,
         "unit": UNITS.get(v.metric, ""),
-        "budget": v.budget,
+        "budget": None if math.isnan(v.budget) else v.budget,
         "status": v.status,
         "reason": v.reason,
         "more_pairs": v.more_pairs,
         "mde": None if math.isnan(v.mde) else v.mde,
-        "mde_above_budget": None if math.isnan(v.mde) else v.mde > v.budget,
+        "mde_above_budget": None if math.isnan(v.mde) or math.isnan(v.budget) else v.mde > v.budget,
         "pairs_to_resolve": v.pairs_to_resolve,
         # Only meaningful in an A/A calibration: an interval off zero there is order or drift.
         "aa_excludes_zero": aa_excludes_zero(d) if calibration else None,
@@ -191,17 +207,27 @@ def _shows_reason(v: BudgetVerdict, calibration: bool) -> bool:
         v.status in (INCONCLUSIVE, TOO_NOISY)
         or v.pairs_to_resolve is not None
         or (calibration and aa_excludes_zero(v.delta))
+        or (v.status == MEASURED and not aa_excludes_zero(v.delta))
     )
 
 
 def format_budget_table(
-    verdicts: list[BudgetVerdict], status: str, name: str, calibration: bool = False
+    verdicts: list[BudgetVerdict],
+    status: str,
+    name: str,
+    calibration: bool = False,
+    kind: str = "overhead",
+    labels: dict[str, str] | None = None,
 ) -> str:
     """Plain-text budget table for the terminal, the MDE beside each verdict."""
+    arms = labels or {v: v for v in VARIANTS}
     delta_head = "A/A delta" if calibration else "delta"
     lines = [f"A/A calibration: the baseline ran as both A and B ({name})"] if calibration else []
+    if kind != "overhead":
+        lines.append(f"delta: {arms['treatment']} − {arms['baseline']}, per pair of runs")
+    first = "budget" if kind == "overhead" else "metric"
     lines.append(
-        f"{'budget':<16} {'limit':>12} {delta_head:>14} {'95 % interval':>28} {'MDE':>12}  status"
+        f"{first:<16} {'limit':>12} {delta_head:>14} {'95 % interval':>28} {'MDE':>12}  status"
     )
     for v in verdicts:
         d = v.delta
@@ -218,8 +244,9 @@ def format_budget_table(
         if _shows_reason(v, calibration):
             row += f"  ({v.reason})"
         lines.append(row)
-    lines.append(MDE_MEANING)
-    lines.append(f"{name} {'A/A calibration' if calibration else 'overhead'}: {status}")
+    lines.append(MDE_MEANING if kind == "overhead" else MDE_MEANING.replace("telemetry", kind))
+    title = "A/A calibration" if calibration else TITLES.get(kind, kind)
+    lines.append(f"{name} {title}: {status}")
     return "\n".join(lines)
 
 
@@ -231,6 +258,7 @@ _BADGE = {
     "INCONCLUSIVE": "incomplete",
     "TOO NOISY": "incomplete",
     "NO DATA": "no-data",
+    "MEASURED": "pass",
 }
 
 
@@ -250,6 +278,7 @@ def render_overhead(result: ExperimentResult, chart: str | None) -> str:
             units=UNITS,
             fmt=_fmt,
             badge=_BADGE,
+            titles=TITLES,
         )
     )
 
@@ -258,7 +287,9 @@ def write_experiment(folder: Path, result: ExperimentResult) -> list[Path]:
     """Write overhead.json, the chart and overhead.html, each atomically."""
     out = [folder / RESULT_FILE]
     write_text_atomic(out[0], json.dumps(result.summary, indent=2, allow_nan=False, default=str))
-    chart = render_overhead_chart(result.verdicts, folder)
+    arms = result.summary.get("labels") or {}
+    xlabel = f"{arms.get('treatment', 'treatment')} − {arms.get('baseline', 'baseline')}"
+    chart = render_overhead_chart(result.verdicts, folder, xlabel)
     html = render_overhead(result, chart.name if chart else None)
     write_text_atomic(folder / REPORT_FILE, html)
     return [*out, *([chart] if chart else []), folder / REPORT_FILE]

@@ -35,6 +35,8 @@ RESOLVE_TARGET = 0.5
 MAX_PAIRS = 100_000  # pairs_for_mde gives up (None) beyond this
 
 WITHIN, EXCEEDS, INCONCLUSIVE, NO_DATA = "WITHIN", "EXCEEDS", "INCONCLUSIVE", "NO DATA"
+# A metric reported without a budget (gateway vs direct): its delta and interval, no verdict.
+MEASURED = "MEASURED"
 # A/A calibration, per budget: can an experiment of this size on this machine resolve it?
 RESOLVES, TOO_NOISY = "RESOLVES", "TOO NOISY"
 
@@ -223,6 +225,25 @@ def judge_budget(metric: str, budget: float, delta: Delta | None) -> BudgetVerdi
     return BudgetVerdict(metric, budget, delta, INCONCLUSIVE, reason, more, mde, to_resolve)
 
 
+def report_delta(metric: str, delta: Delta | None) -> BudgetVerdict:
+    """A metric without a budget: MEASURED, the reason saying whether the interval leaves out 0.
+
+    The budget is NaN. With fewer than two complete pairs it is NO DATA, as a budget would be.
+    """
+    if delta is None:
+        return BudgetVerdict(metric, math.nan, None, NO_DATA, "no complete pairs measured", None)
+    mde = minimum_detectable_effect(delta.deltas)
+    interval = f"the 95 % interval [{delta.low:.4g}, {delta.high:.4g}]"
+    if delta.low > 0 or delta.high < 0:
+        reason = f"{interval} is all {'above' if delta.low > 0 else 'below'} zero"
+    else:
+        reason = (
+            f"{interval} contains zero: no difference resolved; the smallest this experiment "
+            f"tells from zero 80 % of the time (MDE) is {mde:.4g}"
+        )
+    return BudgetVerdict(metric, math.nan, delta, MEASURED, reason, None, mde)
+
+
 def aa_excludes_zero(delta: Delta | None) -> bool:
     """Whether the interval leaves out zero (in an A/A experiment: order or drift)."""
     return delta is not None and (delta.low > 0 or delta.high < 0)
@@ -300,6 +321,7 @@ def calibration_status(verdicts: list[BudgetVerdict]) -> str:
 __all__ = [
     "EXCEEDS",
     "INCONCLUSIVE",
+    "MEASURED",
     "NO_DATA",
     "POWER",
     "RESOLVES",
@@ -318,4 +340,5 @@ __all__ = [
     "overall_status",
     "paired_delta",
     "pairs_for_mde",
+    "report_delta",
 ]

@@ -19,6 +19,7 @@ from pydantic import (
 
 from analysis.contract.schema import SERIES_METRIC_UNITS, STAGE_TARGET_METRICS, VERDICT_METRICS
 from analysis.contract.targets import Target, TargetSyntaxError
+from loadtests.config.gateway import GatewaySpec
 from loadtests.config.sessionspec import SessionSpec
 from loadtests.config.shipped import shipped_scenario, shipped_scenario_names
 from loadtests.config.validation import Seconds, only_known, parse_duration_s
@@ -171,6 +172,9 @@ class StandIn(_Model):
     capacity_rps: float | None = Field(default=None, gt=0, le=1_000_000)
     # Bytes each chat request allocates and never frees: RSS grows by rate × this per second.
     leak_bytes_per_request: int = Field(default=0, ge=0, le=2**30)
+    # A known gateway cost: ms slept in every chat answer of the gateway, never on the direct
+    # listener (target.via: direct), so a gateway vs direct experiment knows the truth.
+    gateway_cost_ms: float = Field(default=0.0, ge=0, le=60_000)
     # False with telemetry on: the SDK does not start (nothing exported), only the cost applies.
     telemetry_export: bool = True
     telemetry_cost: TelemetryCostSpec = TelemetryCostSpec()
@@ -230,6 +234,18 @@ class TargetSpec(_Model):
     # insecure, verify neither the certificate nor the host name.
     ca_file: str | None = None
     insecure: bool = False
+    # The embedded stack only: load its gateway (the stand-in agent's API) or, "direct", the
+    # simulated upstream behind it (the agent's direct listener). A real upstream is a host.
+    via: Literal["gateway", "direct"] = "gateway"
+
+    @model_validator(mode="after")
+    def _direct_needs_embedded(self) -> TargetSpec:
+        if self.via == "direct" and self.host is not None:
+            raise ValueError(
+                "via: direct sends the load to the embedded stack's upstream; with a host, give "
+                "the upstream's own URL as host instead"
+            )
+        return self
 
     @field_validator("ca_file")
     @classmethod
@@ -286,6 +302,7 @@ class Scenario(_Model):
     metrics: MetricsSpec = MetricsSpec()
     slo: SloSpec = SloSpec()  # per-request thresholds of goodput
     overhead: OverheadSpec | None = None  # telemetry A/B budgets, used by `edgeperf overhead`
+    gateway: GatewaySpec | None = None  # gateway vs direct, used by `edgeperf gateway`
 
     @field_validator("targets")
     @classmethod

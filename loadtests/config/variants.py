@@ -8,7 +8,7 @@ import time
 from typing import Annotated, Any
 
 import httpx
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator, model_validator
 
 from analysis.contract.targets import Target, TargetSyntaxError
 from loadtests.config.validation import only_known
@@ -60,16 +60,41 @@ class OverheadSpec(BaseModel):
     # minimum detectable effect (RESOLVES / TOO NOISY), not on a delta.
     calibrate: bool = False
     seed: int = 1
-    budgets: dict[str, Budget] = Field(min_length=1)
+    budgets: dict[str, Budget] = Field(default_factory=dict)
+    # Metrics whose delta is reported without a budget (and left out when no run has them).
+    reported: tuple[str, ...] = ()
     # Server-side figures need the embedded Prometheus; None: only when a budget needs them.
     server_side: bool | None = None
     baseline: Variant = Variant(set={"stand_in": {"telemetry": False}})
     treatment: Variant = Variant(set={"stand_in": {"telemetry": True}})
+    # What the experiment measures ("overhead", "gateway") and what its two arms are called in
+    # the folder names, tables and report; the analysis keeps the keys baseline and treatment.
+    kind: str = Field(default="overhead", pattern=r"^[a-z][a-z0-9-]{0,30}$")
+    labels: tuple[str, str] = ("baseline", "treatment")
+    # Pair k runs with load.seed + k: fresh prompts differ from pair to pair (a real target's
+    # cache keeps what an earlier pair sent) and stay the same within a pair.
+    seed_per_pair: bool = False
 
     @field_validator("budgets")
     @classmethod
     def _known(cls, value: dict[str, float]) -> dict[str, float]:
         return only_known(value, BUDGET_METRICS, "budget metric(s)")
+
+    @field_validator("reported")
+    @classmethod
+    def _known_reported(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        only_known(dict.fromkeys(value), BUDGET_METRICS, "reported metric(s)")
+        return value
+
+    @model_validator(mode="after")
+    def _something_to_judge(self) -> OverheadSpec:
+        if not self.budgets and not self.reported:
+            raise ValueError("needs at least one budget, e.g. budgets: {latency_p95_ms: 5}")
+        return self
+
+    def metrics(self) -> tuple[str, ...]:
+        """Every metric whose delta the experiment shows: the budgets', then the reported."""
+        return (*self.budgets, *(m for m in self.reported if m not in self.budgets))
 
 
 SERVER_BUDGETS = ("memory_bytes", "cpu_percent", "network_mbps")

@@ -1,9 +1,11 @@
-"""`edgeperf overhead`: interleaved baseline/treatment runs, then deltas judged on budgets.
+"""`edgeperf overhead` and `edgeperf gateway`: interleaved runs of two arms, deltas on budgets.
 
 Each pair runs A and B back to back in an order drawn at random per pair (a drift in the shared
 machine then lands on both variants alike), with the same load and a settle pause between
 runs; every run is an ordinary run directory inside one experiment folder, so any run can be
-re-analysed alone and `edgeperf analyze EXPERIMENT_DIR` re-judges the whole experiment.
+re-analysed alone and `edgeperf analyze EXPERIMENT_DIR` re-judges the whole experiment. The
+spec's ``kind`` and ``labels`` name the experiment and its arms (``gateway``: direct and gateway,
+see loadtests/config/gateway.py); the plan and the analysis keep the keys baseline/treatment.
 
 With ``overhead.calibrate`` (``--calibrate``) it is an A/A calibration: the baseline variant runs
 on both sides (still labelled baseline and treatment, so the analysis is shared) and the plan
@@ -22,7 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from analysis.contract.atomic import write_text_atomic
-from analysis.overhead.experiment import PLAN_FILE, analyze_experiment, write_experiment
+from analysis.overhead.experiment import (
+    PLAN_FILE,
+    REPORT_FILE,
+    analyze_experiment,
+    write_experiment,
+)
 from loadtests.config.scenario import Scenario
 from loadtests.config.variants import (
     OverheadSpec,
@@ -56,11 +63,18 @@ def schedule(pairs: int, seed: int) -> list[Step]:
     return steps
 
 
-def variant_scenario(scenario: Scenario, variant: Variant, label: str) -> Scenario:
-    """The scenario with the variant's settings merged in, named after the variant."""
+def variant_scenario(
+    scenario: Scenario, variant: Variant, label: str, pair_seed: int | None = None
+) -> Scenario:
+    """The scenario with the variant's settings merged in, named after the variant.
+
+    ``pair_seed`` (the spec's ``seed_per_pair``) replaces ``load.seed`` for this pair's runs.
+    """
     data = deep_merge(scenario.model_dump(mode="json"), variant.set)
+    if pair_seed is not None:
+        data["load"]["seed"] = pair_seed
     data["name"] = f"{scenario.name}-{label}"
-    data["overhead"] = None
+    data["overhead"] = data["gateway"] = None
     return Scenario.model_validate(data)
 
 
@@ -68,9 +82,11 @@ def _say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-def _experiment_dir(out_root: Path, name: str, calibrate: bool = False) -> Path:
+def _experiment_dir(
+    out_root: Path, name: str, calibrate: bool = False, kind: str = "overhead"
+) -> Path:
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    path = out_root / f"{stamp}-{name}-overhead{'-aa' if calibrate else ''}"
+    path = out_root / f"{stamp}-{name}-{kind}{'-aa' if calibrate else ''}"
     try:
         path.mkdir(parents=True)
     except OSError as exc:
@@ -85,7 +101,8 @@ def execute_overhead(scenario: Scenario, out_root: Path, spec: OverheadSpec) -> 
     """
     variants = ab_variants(spec)
     steps = schedule(spec.pairs, spec.seed)
-    experiment = _experiment_dir(out_root, scenario.name, spec.calibrate)
+    experiment = _experiment_dir(out_root, scenario.name, spec.calibrate, spec.kind)
+    label = dict(zip(VARIANTS, spec.labels, strict=True))
     plan: dict[str, Any] = {
         "scenario": scenario.name,
         "calibration": spec.calibrate,
@@ -101,13 +118,18 @@ def execute_overhead(scenario: Scenario, out_root: Path, spec: OverheadSpec) -> 
         left = done / k * (len(steps) - k) if k else None
         eta = f", about {left:.0f} s left" if left is not None else ""
         _say(
-            f"edgeperf overhead: {mode}run {k + 1} of {len(steps)}: pair {step.pair + 1} "
-            f"{step.variant} (elapsed {done:.0f} s{eta})"
+            f"edgeperf {spec.kind}: {mode}run {k + 1} of {len(steps)}: pair {step.pair + 1} "
+            f"{label[step.variant]} (elapsed {done:.0f} s{eta})"
         )
         variant = variants[step.variant]
         reconfigure(variant, health)
         options = RunOptions(
-            scenario=variant_scenario(scenario, variant, step.variant),
+            scenario=variant_scenario(
+                scenario,
+                variant,
+                label[step.variant],
+                scenario.load.seed + step.pair if spec.seed_per_pair else None,
+            ),
             out_root=experiment,
             quiet=True,
             quiet_summary=True,
@@ -122,14 +144,14 @@ def execute_overhead(scenario: Scenario, out_root: Path, spec: OverheadSpec) -> 
         if outcome.exit_code == EXIT_INTERRUPTED:
             plan["interrupted"] = True
             write_text_atomic(experiment / PLAN_FILE, json.dumps(plan, indent=2))
-            _say("edgeperf overhead: interrupted; judging the pairs completed so far")
+            _say(f"edgeperf {spec.kind}: interrupted; judging the pairs completed so far")
             break
         if k + 1 < len(steps):
             time.sleep(spec.settle_s)
     result = analyze_experiment(experiment)
     write_experiment(experiment, result)
     print(result.table)
-    print(f"report: {experiment / 'overhead.html'}")
+    print(f"report: {experiment / REPORT_FILE}")
     return EXIT_INTERRUPTED if plan["interrupted"] else result.exit_code
 
 

@@ -36,7 +36,7 @@ from loadtests.recording.harnesslog import harness_log
 from loadtests.recording.samples import LiveStats, PartWriter
 from loadtests.serverside.collector import write_collected
 from loadtests.serverside.session import ServerSide, processes_for
-from loadtests.stack.launchers.embedded import start_embedded_stack
+from loadtests.stack.launchers.embedded import EmbeddedStack, start_embedded_stack
 
 
 @dataclass(frozen=True)
@@ -193,7 +193,7 @@ def run_scenario(options: RunOptions) -> RunOutcome:
                 raise _stopped(meta, "while starting the embedded stack") from None
             if interrupted():  # unwinding ``stack`` stops the processes
                 raise _stopped(meta, "while starting the embedded stack")
-            base_url = embedded.agent_url
+            base_url = _embedded_target(scenario, embedded)
             prom_url = prom_url or embedded.prometheus_url
             agent_pid = embedded.pids.get("agent")
             pids = embedded.pids
@@ -247,6 +247,15 @@ def run_scenario(options: RunOptions) -> RunOutcome:
         print(f"report: {run_dir / 'index.html'}")
     code = EXIT_INTERRUPTED if meta.outcome == "interrupted" else analysis.exit_code
     return RunOutcome(run_dir, code)
+
+
+def _embedded_target(scenario: Scenario, embedded: EmbeddedStack) -> str:
+    """The embedded stack's URL the load goes to: its gateway, or with via direct its upstream."""
+    if scenario.target.via == "gateway":
+        return embedded.agent_url
+    if embedded.agent_direct_url is None:
+        raise HarnessError("the embedded stand-in did not announce its direct listener")
+    return embedded.agent_direct_url
 
 
 def _worker_setup(options: RunOptions, local: int) -> WorkerSetup:

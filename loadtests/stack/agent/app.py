@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import itertools
 import time
 from collections.abc import AsyncGenerator, Awaitable, Callable, Coroutine
 from typing import Any, Protocol
@@ -16,14 +15,22 @@ from loadtests.stack.agent.openai_api import (
     ChatRequest,
     error_body,
     parse_chat_request,
-    render_completion,
-    stream_events,
 )
 from loadtests.stack.agent.telemetry import NO_TELEMETRY, RequestRecord, RequestTelemetry
-from loadtests.stack.agent.upstream import ResponseCache, provider_for
+from loadtests.stack.agent.upstream import ResponseCache, SimulatedUpstream, provider_for
 from loadtests.stack.http.parser import BadRequest, Request, Response, StreamingResponse
 
-__all__ = ["CHAT_PATH", "HEALTH_PATHS", "EdgeAgentApp", "MetricsApp", "RendersMetrics"]
+__all__ = [
+    "CHAT_PATH",
+    "HEALTH_PATHS",
+    "JSON",
+    "SSE",
+    "EdgeAgentApp",
+    "MetricsApp",
+    "RendersMetrics",
+    "error_response",
+    "not_allowed",
+]
 
 CHAT_PATH = "/v1/chat/completions"
 HEALTH_PATHS = ("/health", "/health/live", "/health/ready")
@@ -39,12 +46,16 @@ Answer = Response | StreamingResponse
 HandlerResult = Answer | Coroutine[Any, Any, Answer]
 
 
-def _error(status: int, message: str, error_type: str = "invalid_request_error") -> Response:
+def error_response(
+    status: int, message: str, error_type: str = "invalid_request_error"
+) -> Response:
+    """An OpenAI-style error answer."""
     return Response(status, error_body(message, error_type), JSON)
 
 
-def _not_allowed(allowed: str) -> Response:
-    response = _error(405, f"method not allowed; use {allowed}")
+def not_allowed(allowed: str) -> Response:
+    """405 with the ``Allow`` header."""
+    response = error_response(405, f"method not allowed; use {allowed}")
     return Response(response.status, response.body, JSON, (("Allow", allowed),))
 
 
@@ -79,14 +90,17 @@ class EdgeAgentApp:
         self._l2 = l2 if cache is not None else None
         self._telemetry = telemetry
         self._costs = costs if costs is not None else KnownCosts()
-        self._upstream_latency_ms = upstream_latency_ms
-        self._completion_tokens = completion_tokens
-        self._token_interval_s = 1.0 / tokens_per_s
-        self._first_token_ms = first_token_ms
+        self._provider = SimulatedUpstream(
+            latency_ms=upstream_latency_ms,
+            completion_tokens=completion_tokens,
+            tokens_per_s=tokens_per_s,
+            first_token_ms=first_token_ms,
+            sleep=sleep,
+            clock_s=clock_s,
+            wall_clock_s=wall_clock_s,
+        )
         self._sleep = sleep
         self._clock_s = clock_s
-        self._wall_clock_s = wall_clock_s
-        self._ids = itertools.count(1)
         self._health = Response(200, _HEALTH_BODY, JSON)
         if cache is not None:
             metrics.track_cache_entries(cache.__len__)
@@ -97,24 +111,24 @@ class EdgeAgentApp:
         path, method = request.path, request.method
         if path == CHAT_PATH:
             if method != "POST":
-                return self._finish(_not_allowed("POST"), method, path, started_s)
+                return self._finish(not_allowed("POST"), method, path, started_s)
             return self._chat(request, started_s)
         if path in HEALTH_PATHS:
             if method not in ("GET", "HEAD"):
-                return self._finish(_not_allowed("GET, HEAD"), method, path, started_s)
+                return self._finish(not_allowed("GET, HEAD"), method, path, started_s)
             return self._finish(self._health, method, path, started_s)
-        not_found = _error(404, f"no route {path!r}", "not_found_error")
+        not_found = error_response(404, f"no route {path!r}", "not_found_error")
         return self._finish(not_found, method, OTHER_PATH, started_s)
 
     def reject(self, bad: BadRequest) -> Response:
         """Answer a request the HTTP parser could not accept."""
-        response = _error(bad.status, bad.message)
+        response = error_response(bad.status, bad.message)
         return self._finish(response, "", OTHER_PATH, self._clock_s())
 
     def _chat(self, request: Request, started_s: float) -> HandlerResult:
         chat = parse_chat_request(request.body)
         if isinstance(chat, str):
-            refused = _error(400, chat)
+            refused = error_response(400, chat)
             timed = Response(400, refused.body, JSON, self._timing(0.0, started_s))
             return self._finish(timed, "POST", CHAT_PATH, started_s)
         # Only requests that are served pay the known costs (a 400 takes no capacity slot).
@@ -123,7 +137,8 @@ class EdgeAgentApp:
         cache = self._cache
         key = chat.cache_key() if cache is not None else None
         # The common case, an L1 hit with nothing to wait for, answers without a coroutine.
-        if cache is not None and key is not None and wait_s <= 0 and not self._costs.latency_s:
+        costs = self._costs
+        if cache is not None and key is not None and wait_s <= 0 and not costs.adds_latency:
             body = cache.get(key)
             if body is not None:
                 self._metrics.cache_hits.inc()
@@ -144,6 +159,8 @@ class EdgeAgentApp:
         if wait_s > 0:
             await self._sleep(wait_s)
         body, status, layer, upstream_s = await self._lookup(chat, key, l1_checked)
+        if status == "HIT" and self._costs.gateway_s:  # a miss paid it in the upstream's wait
+            await self._sleep(self._costs.gateway_s)
         if self._costs.latency_s:
             await self._sleep(self._costs.latency_s)
         return self._answer(chat, provider, body, status, layer, upstream_s, started_s)
@@ -154,7 +171,7 @@ class EdgeAgentApp:
         """The completion body, its cache status and layer, and the seconds spent upstream."""
         cache = self._cache
         if cache is None or key is None:
-            body, upstream_s = await self._upstream(chat)
+            body, upstream_s = await self._provider.complete(chat, self._costs.gateway_s)
             return body, "BYPASS", "", upstream_s
         cached = None if l1_checked else cache.get(key)
         if cached is not None:
@@ -171,7 +188,7 @@ class EdgeAgentApp:
                 cache.put(key, cached)
                 return cached, "HIT", "L2", 0.0
         self._metrics.cache_misses.inc()
-        body, upstream_s = await self._upstream(chat)
+        body, upstream_s = await self._provider.complete(chat, self._costs.gateway_s)
         cache.put(key, body)
         if self._l2 is not None:
             try:
@@ -179,23 +196,6 @@ class EdgeAgentApp:
             except Exception:  # the answer is good without L2; count the failure only
                 self._metrics.cache_l2_errors.inc()
         return body, "MISS", "", upstream_s
-
-    async def _upstream(self, chat: ChatRequest) -> tuple[bytes, float]:
-        """Wait for the simulated provider (its first token, for a stream); the body and wait."""
-        latency_ms = self._upstream_latency_ms()
-        if chat.stream and self._first_token_ms is not None:
-            latency_ms = self._first_token_ms
-        # The wait as measured, not as drawn: timer slack is upstream time, not edge overhead.
-        waited_from_s = self._clock_s()
-        await self._sleep(latency_ms / 1000.0)
-        upstream_s = self._clock_s() - waited_from_s
-        body = render_completion(
-            chat,
-            completion_tokens=self._completion_tokens,
-            completion_id=f"chatcmpl-standin{next(self._ids):010d}",
-            created_s=int(self._wall_clock_s()),
-        )
-        return body, upstream_s
 
     def _answer(
         self,
@@ -236,18 +236,10 @@ class EdgeAgentApp:
         layer: str,
         started_s: float,
     ) -> AsyncGenerator[bytes, None]:
-        """The completion's events, tokens paced on a fixed schedule from the first one."""
-        events = stream_events(body)
+        """The provider's paced events, then SSE_DONE; the request is recorded however it ends."""
         try:
-            yield events.role
-            first_s = self._clock_s()
-            for index, token in enumerate(events.tokens):
-                # Due times from the first token, so sleeping late never accumulates drift.
-                delay_s = first_s + index * self._token_interval_s - self._clock_s()
-                if delay_s > 0:
-                    await self._sleep(delay_s)
-                yield token
-            yield events.stop
+            async for event in self._provider.stream(body):
+                yield event
             yield SSE_DONE
         finally:
             # Counted when the stream ends, however it ends: its duration includes every token.
@@ -291,13 +283,13 @@ class MetricsApp:
     def handle(self, request: Request) -> HandlerResult:
         """Render the metrics page, or 404/405."""
         if request.path != "/metrics":
-            return _error(
+            return error_response(
                 404, f"no route {request.path!r}; metrics are at /metrics", "not_found_error"
             )
         if request.method not in ("GET", "HEAD"):
-            return _not_allowed("GET, HEAD")
+            return not_allowed("GET, HEAD")
         return Response(200, self._metrics.render(), self._content_type)
 
     def reject(self, bad: BadRequest) -> Response:
         """Answer a request the HTTP parser could not accept."""
-        return _error(bad.status, bad.message)
+        return error_response(bad.status, bad.message)

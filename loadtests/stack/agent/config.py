@@ -49,7 +49,8 @@ class AgentConfig:
     adds a Redis L2 cache behind the in-memory L1. Streams send ``stream_tokens_per_s`` tokens a
     second after a first token at the upstream latency (``stream_first_token_ms`` when set).
     ``capacity_rps`` queues chat requests behind one server of that rate; each chat request
-    leaks ``leak_bytes_per_request``.
+    leaks ``leak_bytes_per_request``. The direct listener (``direct_port``) serves the simulated
+    upstream alone; ``gateway_cost_ms`` is added to every chat answer of the gateway only.
 
     Each setting is declared once, here: its flag (``--upstream-median-ms``), help and check;
     the command line is derived from these declarations (loadtests/stack/settings.py).
@@ -58,6 +59,11 @@ class AgentConfig:
     host: str = setting("127.0.0.1", "address to listen on")
     port: int = setting(0, "0 picks a free port", check=_PORT)
     metrics_port: int = setting(0, "port of /metrics; 0 picks a free port", check=_PORT)
+    direct_port: int = setting(
+        0,
+        "port of the direct listener (the simulated upstream, no gateway); 0 picks a free port",
+        check=_PORT,
+    )
     upstream_distribution: Distribution = setting(
         "lognormal", "latency distribution of the simulated upstream", check=one_of(*DISTRIBUTIONS)
     )
@@ -105,6 +111,11 @@ class AgentConfig:
     )
     telemetry_cost_memory_bytes: int = setting(
         0, "with --telemetry, bytes allocated at start and held", check=at_least(0)
+    )
+    gateway_cost_ms: float = setting(
+        0.0,
+        "ms added to every chat answer of the gateway (not the direct listener)",
+        check=at_least(0),
     )
     http_server: HttpServer = setting(
         "lean",

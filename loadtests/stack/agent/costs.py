@@ -99,7 +99,8 @@ class LeakArena:
 class KnownCosts:
     """What each chat request costs beyond its answer: a leak, a CPU spin and a capacity slot.
 
-    ``latency_s`` is the telemetry latency the app adds to each chat answer.
+    ``latency_s`` is the telemetry latency the app adds to each chat answer; ``gateway_s`` the
+    gateway's known cost (``gateway_latency_ms``), which the direct listener never pays.
     """
 
     def __init__(
@@ -108,11 +109,15 @@ class KnownCosts:
         capacity_rps: float | None = None,
         leak_bytes_per_request: int = 0,
         telemetry: TelemetryCost = TelemetryCost(),
+        gateway_latency_ms: float = 0.0,
         clock_s: Callable[[], float] = time.perf_counter,
     ) -> None:
         if leak_bytes_per_request < 0:
             raise ValueError(f"leak_bytes_per_request must be >= 0, got {leak_bytes_per_request}")
+        if gateway_latency_ms < 0:
+            raise ValueError(f"gateway_latency_ms must be >= 0, got {gateway_latency_ms}")
         self.latency_s = telemetry.latency_ms / 1000.0
+        self.gateway_s = gateway_latency_ms / 1000.0
         self._cpu_s = telemetry.cpu_us / 1e6
         self._queue = CapacityQueue(capacity_rps, clock_s) if capacity_rps is not None else None
         self._leak_bytes = leak_bytes_per_request
@@ -120,6 +125,11 @@ class KnownCosts:
         # bytearray(n) zero-fills, so the pages are touched and count in the RSS at once.
         self._ballast = bytearray(telemetry.memory_bytes)
         self._clock_s = clock_s
+
+    @property
+    def adds_latency(self) -> bool:
+        """Whether a chat answer waits for a known cost (telemetry or gateway)."""
+        return bool(self.latency_s or self.gateway_s)
 
     @property
     def leaked_bytes(self) -> int:

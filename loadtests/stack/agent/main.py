@@ -7,6 +7,7 @@ import os
 import random
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
@@ -15,15 +16,24 @@ from loadtests.errors import StackError
 from loadtests.stack.agent.app import EdgeAgentApp, MetricsApp
 from loadtests.stack.agent.config import AgentConfig, parse_agent_args
 from loadtests.stack.agent.costs import KnownCosts
+from loadtests.stack.agent.direct import DirectApp
 from loadtests.stack.agent.l2cache import L2Cache, RedisL2
 from loadtests.stack.agent.metrics import AgentMetrics
 from loadtests.stack.agent.telemetry import NO_TELEMETRY, RequestTelemetry, start_telemetry
-from loadtests.stack.agent.upstream import ResponseCache, latency_sampler
+from loadtests.stack.agent.upstream import ResponseCache, SimulatedUpstream, latency_sampler
 from loadtests.stack.http.asgi import UvicornServer, listen_asgi
 from loadtests.stack.http.server import ServerHandle
 from loadtests.stack.http.serving import http_url, listen, run_loop, write_ready_file
 
-__all__ = ["AgentConfig", "build_app", "http_url", "main", "serve", "write_ready_file"]
+__all__ = [
+    "AgentConfig",
+    "build_app",
+    "build_direct_app",
+    "http_url",
+    "main",
+    "serve",
+    "write_ready_file",
+]
 
 
 def build_app(
@@ -41,22 +51,40 @@ def build_app(
         capacity_rps=config.capacity_rps,
         leak_bytes_per_request=config.leak_bytes_per_request,
         telemetry=config.telemetry_cost(),
+        gateway_latency_ms=config.gateway_cost_ms,
     )
     return EdgeAgentApp(
         metrics=metrics,
         cache=ResponseCache(config.cache_max_entries) if config.cache else None,
-        upstream_latency_ms=latency_sampler(
-            config.upstream_distribution,
-            config.upstream_median_ms,
-            config.upstream_sigma,
-            random.Random(config.seed),
-        ),
+        upstream_latency_ms=_latency_sampler(config),
         completion_tokens=config.completion_tokens,
         l2=l2,
         telemetry=telemetry,
         costs=costs,
         tokens_per_s=config.stream_tokens_per_s,
         first_token_ms=config.stream_first_token_ms,
+    )
+
+
+def _latency_sampler(config: AgentConfig) -> Callable[[], float]:
+    """Upstream latency draws from the config's seed: the gateway and direct paths draw alike."""
+    return latency_sampler(
+        config.upstream_distribution,
+        config.upstream_median_ms,
+        config.upstream_sigma,
+        random.Random(config.seed),
+    )
+
+
+def build_direct_app(config: AgentConfig) -> DirectApp:
+    """The direct listener's app: the simulated upstream of ``config`` with no gateway."""
+    return DirectApp(
+        SimulatedUpstream(
+            latency_ms=_latency_sampler(config),
+            completion_tokens=config.completion_tokens,
+            tokens_per_s=config.stream_tokens_per_s,
+            first_token_ms=config.stream_first_token_ms,
+        )
     )
 
 
@@ -98,6 +126,13 @@ async def serve(
             servers.append(api)
             metrics_server = await listen(metrics_app, config.host, config.metrics_port, "metrics")
         servers.append(metrics_server)
+        direct_app = build_direct_app(config)
+        direct: ServerHandle | UvicornServer
+        if config.http_server == "uvicorn":
+            direct = await listen_asgi(direct_app, config.host, config.direct_port, "the upstream")
+        else:
+            direct = await listen(direct_app, config.host, config.direct_port, "the upstream")
+        servers.append(direct)
         if ready_file is not None:
             write_ready_file(
                 ready_file,
@@ -107,6 +142,8 @@ async def serve(
                     "metrics_port": metrics_server.port,
                     "url": http_url(config.host, api.port),
                     "metrics_url": http_url(config.host, metrics_server.port, "/metrics"),
+                    "direct_port": direct.port,
+                    "direct_url": http_url(config.host, direct.port),
                 },
             )
         await stop.wait()

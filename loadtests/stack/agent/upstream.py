@@ -2,13 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import math
 import random
+import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import AsyncGenerator, Awaitable, Callable
 from typing import Literal, get_args
 
-__all__ = ["DISTRIBUTIONS", "Distribution", "ResponseCache", "latency_sampler", "provider_for"]
+from loadtests.stack.agent.openai_api import ChatRequest, render_completion, stream_events
+
+__all__ = [
+    "DISTRIBUTIONS",
+    "Distribution",
+    "ResponseCache",
+    "SimulatedUpstream",
+    "latency_sampler",
+    "provider_for",
+]
 
 Distribution = Literal["lognormal", "constant", "uniform", "exponential"]
 DISTRIBUTIONS: tuple[str, ...] = get_args(Distribution)
@@ -93,3 +105,66 @@ class ResponseCache:
         self._entries.move_to_end(key)
         if len(self._entries) > self._max_entries:
             self._entries.popitem(last=False)
+
+
+class SimulatedUpstream:
+    """The provider behind the stand-in: one latency draw per completion, then its body.
+
+    A streamed answer sends its first token once the upstream answers (``first_token_ms``
+    instead of the latency draw when set), then one token every 1/``tokens_per_s`` seconds. Both
+    the gateway (on a miss) and the direct listener answer through it, so they answer alike.
+    """
+
+    def __init__(
+        self,
+        *,
+        latency_ms: Callable[[], float],
+        completion_tokens: int,
+        tokens_per_s: float,
+        first_token_ms: float | None = None,
+        sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
+        clock_s: Callable[[], float] = time.perf_counter,
+        wall_clock_s: Callable[[], float] = time.time,
+    ) -> None:
+        self._latency_ms = latency_ms
+        self._completion_tokens = completion_tokens
+        self._token_interval_s = 1.0 / tokens_per_s
+        self._first_token_ms = first_token_ms
+        self._sleep = sleep
+        self._clock_s = clock_s
+        self._wall_clock_s = wall_clock_s
+        self._ids = itertools.count(1)
+
+    async def complete(self, chat: ChatRequest, extra_s: float = 0.0) -> tuple[bytes, float]:
+        """Wait for the provider (its first token, for a stream); the body and the wait in s.
+
+        ``extra_s`` (the gateway's known cost) is slept in the same wait, since a second timer
+        would add its own wake-up slack to the cost, and is not counted as upstream time.
+        """
+        latency_ms = self._latency_ms()
+        if chat.stream and self._first_token_ms is not None:
+            latency_ms = self._first_token_ms
+        # The wait as measured, not as drawn: timer slack is upstream time, not edge overhead.
+        waited_from_s = self._clock_s()
+        await self._sleep(latency_ms / 1000.0 + extra_s)
+        upstream_s = self._clock_s() - waited_from_s - extra_s
+        body = render_completion(
+            chat,
+            completion_tokens=self._completion_tokens,
+            completion_id=f"chatcmpl-standin{next(self._ids):010d}",
+            created_s=int(self._wall_clock_s()),
+        )
+        return body, upstream_s
+
+    async def stream(self, body: bytes) -> AsyncGenerator[bytes, None]:
+        """The completion's events, tokens paced on a fixed schedule from the first one."""
+        events = stream_events(body)
+        yield events.role
+        first_s = self._clock_s()
+        for index, token in enumerate(events.tokens):
+            # Due times from the first token, so sleeping late never accumulates drift.
+            delay_s = first_s + index * self._token_interval_s - self._clock_s()
+            if delay_s > 0:
+                await self._sleep(delay_s)
+            yield token
+        yield events.stop

@@ -214,6 +214,9 @@ def format_state(state: StackState, state_dir: Path) -> str:
         f"      or: locust -f loadtests/locustfile.py --host {agent}",
         f"stop it:  edgeperf stack down --state-dir {state_dir}",
     ]
+    direct = state.urls.get("agent_direct")
+    if direct:  # the gateway against its upstream: the agent's direct listener
+        lines.insert(-1, f"      or: edgeperf gateway SCENARIO --direct {direct} --gateway {agent}")
     return "\n".join(lines)
 
 

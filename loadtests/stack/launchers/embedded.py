@@ -29,6 +29,7 @@ class EmbeddedStack:
     """Where the running stack answers, and the pids of its processes by role.
 
     Roles in ``pids``: agent, otlp_receiver, redis (when used), prometheus (when started).
+    ``agent_direct_url`` is the agent's direct listener: its simulated upstream, no gateway.
     """
 
     agent_url: str
@@ -38,11 +39,13 @@ class EmbeddedStack:
     otlp_url: str | None = None
     otlp_metrics_url: str | None = None
     redis_url: str | None = None
+    agent_direct_url: str | None = None
 
     def urls(self) -> dict[str, str]:
         """Every URL of the stack by role, leaving out the parts not started."""
         urls = {
             "agent": self.agent_url,
+            "agent_direct": self.agent_direct_url,
             "agent_metrics": self.agent_metrics_url,
             "otlp_receiver": self.otlp_url,
             "otlp_receiver_metrics": self.otlp_metrics_url,
@@ -81,6 +84,7 @@ def agent_config(
         stream_first_token_ms=stand_in.stream.first_token_ms,
         capacity_rps=stand_in.capacity_rps,
         leak_bytes_per_request=stand_in.leak_bytes_per_request,
+        gateway_cost_ms=stand_in.gateway_cost_ms,
         telemetry_export=stand_in.telemetry_export,
         telemetry_cost_latency_ms=cost.latency_ms,
         telemetry_cost_cpu_us=cost.cpu_us,
@@ -140,6 +144,7 @@ def launch_stack(
         otlp_url=receiver.url,
         otlp_metrics_url=receiver.metrics_url,
         redis_url=redis_url,
+        agent_direct_url=agent.direct_url,
     )
 
 

@@ -49,7 +49,10 @@ _REPO_ROOT = Path(loadtests.__file__).resolve().parent.parent
 
 @dataclass(frozen=True)
 class ServiceProcess(Stoppable):
-    """A running stack service: ``url`` serves it, ``metrics_url`` shows its own metrics."""
+    """A running stack service: ``url`` serves it, ``metrics_url`` shows its own metrics.
+
+    ``direct_url`` (the agent only): its simulated upstream, answering without the gateway.
+    """
 
     pid: int
     port: int
@@ -58,6 +61,7 @@ class ServiceProcess(Stoppable):
     metrics_url: str
     log_path: Path
     _process: subprocess.Popen[bytes] = field(repr=False, compare=False)
+    direct_url: str | None = None
 
 
 AgentProcess = ServiceProcess  # the stand-in agent
@@ -119,6 +123,7 @@ def _service(
         metrics_url=str(info["metrics_url"]),
         log_path=log_path,
         _process=process,
+        direct_url=str(info["direct_url"]) if "direct_url" in info else None,
     )
 
 

@@ -58,6 +58,10 @@ def test_up_status_down_round_trip_leaves_no_process(tmp_path: Path) -> None:
             "prometheus",
         }
         assert state.urls["agent"] in up.stdout and state.urls["prometheus"] in up.stdout
+        # The agent's direct listener (its upstream alone), and the gateway experiment on it.
+        direct = f"--direct {state.urls['agent_direct']} --gateway {state.urls['agent']}"
+        assert direct in up.stdout
+        assert httpx.get(state.urls["agent_direct"] + "/health", trust_env=False).is_success
         assert httpx.get(state.urls["agent"] + "/health", trust_env=False).status_code == 200
         # Detached: none of them is a child of this test or of the finished `up` process.
         assert all(psutil.Process(p.pid).ppid() != psutil.Process().pid for p in state.processes)

@@ -15,6 +15,7 @@ AGENT_CHANGES = {
     "host": "127.0.0.2",
     "port": 8081,
     "metrics_port": 9091,
+    "direct_port": 9092,
     "upstream_distribution": "uniform",
     "upstream_median_ms": 7.5,
     "upstream_sigma": 0.9,
@@ -33,6 +34,7 @@ AGENT_CHANGES = {
     "telemetry_cost_latency_ms": 2.5,
     "telemetry_cost_cpu_us": 100.0,
     "telemetry_cost_memory_bytes": 1024,
+    "gateway_cost_ms": 5.0,
     "http_server": "uvicorn",
 }
 
