@@ -56,16 +56,27 @@ SAMPLE_COLUMNS: dict[str, tuple[str, str]] = {
     # Set-up of the connection the request opened (still inside the latency, which runs from
     # intended_us); runs written before it existed lack it.
     "connect_us": ("int64", "TCP connect + TLS handshake time of a new connection; -1: reused"),
+    # The server's own token counts (its ``usage`` object, plain or the last chunk of a stream),
+    # and the gap before each content chunk after a stream's first, as the client received them
+    # (tokens − 1 gaps); runs written before these existed lack them.
+    "prompt_tokens": ("int32", "usage.prompt_tokens the server reported; -1 when not reported"),
+    "completion_tokens": ("int32", "usage.completion_tokens reported; -1 when not reported"),
+    "cached_tokens": ("int32", "usage.prompt_tokens_details.cached_tokens; -1: not reported"),
+    "chunk_gaps_us": ("list<int32>", "µs from each content chunk to the next; empty: none"),
 }
 
 # Columns a reader fills with these values when an older run directory lacks them.
-SAMPLE_DEFAULTS: dict[str, int] = {
+SAMPLE_DEFAULTS: dict[str, int | list[int]] = {
     "first_token_us": -1,
     "last_token_us": -1,
     "tokens": 0,
     "upstream_us": -1,
     "overhead_us": -1,
     "connect_us": -1,
+    "prompt_tokens": -1,
+    "completion_tokens": -1,
+    "cached_tokens": -1,
+    "chunk_gaps_us": [],
 }
 
 SERIES_COLUMNS: dict[str, tuple[str, str]] = {

@@ -31,7 +31,7 @@ from loadtests.engine.client import ConnectionClosed, Http1Pool, HttpProtocolErr
 from loadtests.engine.clocksync import Clock
 from loadtests.engine.mix import RequestMix
 from loadtests.engine.pacing import Schedule
-from loadtests.engine.sse import TokenClock
+from loadtests.engine.sse import NOT_REPORTED, BodyUsage, TokenClock
 from loadtests.recording.samples import COLUMNS, Columns
 
 _real_sleep = gevent.monkey.get_original("time", "sleep")
@@ -41,6 +41,8 @@ _MAX_SLEEP_S = 0.05  # the timer thread re-checks for a stop this often
 # Test only: "AT_S:FOR_MS" blocks the event loop once, AT_S into the schedule, for FOR_MS, as a
 # pause of the generator itself would (tests/loadtests/test_stalls_e2e.py). Unset in real runs.
 TEST_STALL_ENV = "EDGEPERF_TEST_STALL"
+_NO_USAGE = (NOT_REPORTED, NOT_REPORTED, NOT_REPORTED)
+_NO_GAPS: list[int] = []  # shared by every row without a stream; never mutated
 
 
 def _test_stall(text: str | None) -> tuple[float, float] | None:
@@ -229,10 +231,12 @@ class OpenModelGenerator:
         upstream_us = overhead_us = -1
         now = self._clock.now_us
         tokens = TokenClock(now) if req.stream else None
+        # A chat answer's body is read for its usage (a model: a chat kind); others are not kept.
+        body = tokens or (BodyUsage() if req.model else None)
         sent_us = now()
         exc: BaseException | None = None
         try:
-            response = self._client.request(req.raw, tokens.feed if tokens else None)
+            response = self._client.request(req.raw, body.feed if body else None)
             ttfb_us, status, nbytes = response.ttfb_us, response.status, response.body_bytes
             connect_us = response.connect_us
             cache = response.headers.get("x-cache-status", "")
@@ -250,13 +254,19 @@ class OpenModelGenerator:
         self.stats.sent += 1
         if tokens is not None and not error and not tokens.done:
             error = "stream incomplete"  # a stream that ended without its [DONE] event
-        first_us, last_us, count = (
-            (tokens.first_us, tokens.last_us, tokens.tokens) if tokens else (-1, -1, 0)
+        first_us, last_us, count, gaps = (
+            (tokens.first_us, tokens.last_us, tokens.tokens, tokens.gaps_us)
+            if tokens
+            else (-1, -1, 0, _NO_GAPS)
         )
+        usage = _NO_USAGE
+        if body is not None:
+            body.finish()
+            usage = body.usage.as_tuple()
         self._rows.append(
             (intended_us, sent_us, ttfb_us, done_us, status, req.kind, req.model, error,
              nbytes, cache, self._worker, first_us, last_us, count, upstream_us, overhead_us,
-             connect_us)
+             connect_us, *usage, gaps)
         )  # fmt: skip
         if self._on_request is not None:
             self._on_request(req, (done_us - intended_us) / 1000.0, nbytes, error, exc)

@@ -15,6 +15,7 @@ from loadtests.stack.agent.openai_api import (
     SSE_DONE,
     ChatRequest,
     error_body,
+    mark_cached,
     parse_chat_request,
     render_completion,
     stream_events,
@@ -56,6 +57,12 @@ class EdgeAgentApp:
     ``X-Edge-Overhead-Ms`` (the rest of the time from handling to the answer's head). A streamed
     answer sends its first token once the upstream answers (``first_token_ms`` instead of the
     upstream latency when set), then one token every 1/``tokens_per_s`` seconds, hit or miss.
+
+    Every answer carries OpenAI's ``usage`` (a stream in its last chunk, when the request asks
+    with ``stream_options.include_usage``); a cache HIT reports all its prompt tokens as
+    ``cached_tokens``, a MISS none. A completion has ``completion_tokens`` tokens, at most the
+    request's ``max_tokens``; exactly ``max_tokens`` when ``honour_max_tokens`` is on and the
+    request gives one.
     """
 
     def __init__(
@@ -70,6 +77,7 @@ class EdgeAgentApp:
         costs: KnownCosts | None = None,
         tokens_per_s: float = DEFAULT_TOKENS_PER_S,
         first_token_ms: float | None = None,
+        honour_max_tokens: bool = False,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
         clock_s: Callable[[], float] = time.perf_counter,
         wall_clock_s: Callable[[], float] = time.time,
@@ -81,6 +89,7 @@ class EdgeAgentApp:
         self._costs = costs if costs is not None else KnownCosts()
         self._upstream_latency_ms = upstream_latency_ms
         self._completion_tokens = completion_tokens
+        self._honour_max_tokens = honour_max_tokens
         self._token_interval_s = 1.0 / tokens_per_s
         self._first_token_ms = first_token_ms
         self._sleep = sleep
@@ -194,6 +203,7 @@ class EdgeAgentApp:
             completion_tokens=self._completion_tokens,
             completion_id=f"chatcmpl-standin{next(self._ids):010d}",
             created_s=int(self._wall_clock_s()),
+            honour_max_tokens=self._honour_max_tokens,
         )
         return body, upstream_s
 
@@ -213,6 +223,8 @@ class EdgeAgentApp:
             ("X-Edge-Provider", provider),
             *self._timing(upstream_s, started_s),
         )
+        if status == "HIT":
+            body = mark_cached(body)
         if chat.stream:
             events = self._stream(body, chat, provider, status, layer, started_s)
             return StreamingResponse(200, events, SSE, headers)
@@ -237,7 +249,7 @@ class EdgeAgentApp:
         started_s: float,
     ) -> AsyncGenerator[bytes, None]:
         """The completion's events, tokens paced on a fixed schedule from the first one."""
-        events = stream_events(body)
+        events = stream_events(body, chat.include_usage)
         try:
             yield events.role
             first_s = self._clock_s()
@@ -248,6 +260,8 @@ class EdgeAgentApp:
                     await self._sleep(delay_s)
                 yield token
             yield events.stop
+            if events.usage:
+                yield events.usage
             yield SSE_DONE
         finally:
             # Counted when the stream ends, however it ends: its duration includes every token.

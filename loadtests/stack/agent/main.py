@@ -52,6 +52,7 @@ def build_app(
             random.Random(config.seed),
         ),
         completion_tokens=config.completion_tokens,
+        honour_max_tokens=config.honour_max_tokens,
         l2=l2,
         telemetry=telemetry,
         costs=costs,
