@@ -145,7 +145,18 @@ VERDICT_METRICS = (
     "ttft_p99_ms",
     "itl_p95_ms",
     "itl_p99_ms",
+    "itl_gap_p50_ms",
+    "itl_gap_p95_ms",
+    "itl_gap_p99_ms",
+    "tpot_p50_ms",
+    "tpot_p95_ms",
+    "tpot_p99_ms",
+    "e2e_p50_ms",
+    "e2e_p95_ms",
+    "e2e_p99_ms",
     "tokens_per_s_p50",
+    "usage_output_tokens_per_s",
+    "usage_decode_tokens_per_s",
     "stream_completion",
     "goodput_percent",
     "proxy_overhead_p95_ms",
@@ -169,9 +180,20 @@ VERDICT_UNITS = {
     "ttft_p50_ms": "ms",  # time to first token, from the intended send
     "ttft_p95_ms": "ms",
     "ttft_p99_ms": "ms",
-    "itl_p95_ms": "ms",  # inter-token latency, per request
+    "itl_p95_ms": "ms",  # the old name of tpot_p95_ms (a per-request mean), kept working
     "itl_p99_ms": "ms",
+    "itl_gap_p50_ms": "ms",  # inter-token latency: every gap between content chunks a sample
+    "itl_gap_p95_ms": "ms",
+    "itl_gap_p99_ms": "ms",
+    "tpot_p50_ms": "ms",  # per request: (last − first token) / (tokens − 1)
+    "tpot_p95_ms": "ms",
+    "tpot_p99_ms": "ms",
+    "e2e_p50_ms": "ms",  # a completed stream from the intended send to its end
+    "e2e_p95_ms": "ms",
+    "e2e_p99_ms": "ms",
     "tokens_per_s_p50": "tokens/s",  # per request: tokens / service time; a floor ("> 20")
+    "usage_output_tokens_per_s": "tokens/s",  # server-counted completion tokens / window
+    "usage_decode_tokens_per_s": "tokens/s",  # Σ(tokens − 1) / Σ(last − first) of streams
     "stream_completion": "%",  # streamed requests that ended with [DONE]
     "goodput_percent": "%",  # requests that succeeded within every per-request threshold
     "proxy_overhead_p95_ms": "ms",  # X-Edge-Overhead-Ms as the target reported it

@@ -175,11 +175,11 @@ def _richer(
         "upstream_us": np.where(chat & (error == ""), service * 4 // 5, -1),
         "overhead_us": np.where(chat & (error == ""), rng.integers(100, 900, count), -1),
         "connect_us": np.where(rng.random(count) < 0.01, rng.integers(80, 2000, count), -1),
-        # The server's counts (no draws of their own: the other columns stay as they were):
-        # one token a chunk, as the stand-in streams them.
-        "prompt_tokens": np.where(chat & (error == ""), 10 + (intended // 7) % 190, -1),
-        "completion_tokens": np.where(streamed, tokens, np.where(chat & (error == ""), 32, -1)),
-        "cached_tokens": np.where(chat & (error == ""), 0, -1),
+        # The server's counts for streams (no draws of their own, so the other columns stay as
+        # they were): one token a chunk, as the stand-in streams them.
+        "prompt_tokens": np.where(streamed, 10 + (intended // 7) % 190, -1),
+        "completion_tokens": np.where(streamed, tokens, -1),
+        "cached_tokens": np.where(streamed, 0, -1),
         "chunk_gaps_us": _gap_lists(np.maximum(tokens.astype(np.int64) - 1, 0), gap),
     }
     done = np.where(streamed, np.maximum(done, columns["last_token_us"] + 100), done)
