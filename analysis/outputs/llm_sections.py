@@ -135,8 +135,8 @@ def goodput_section(m: Measurements) -> dict[str, Any] | None:
     ]
     caption = (
         "Goodput: requests intended in the steady window that succeeded and met every "
-        "per-request threshold (response time for plain requests; TTFT and inter-token latency "
-        "for streamed ones). A request may miss several thresholds."
+        "per-request threshold (response time for plain requests; TTFT and TPOT, the itl "
+        "threshold, for streamed ones). A request may miss several thresholds."
     )
     return {"id": "goodput", "title": "Goodput", "caption": caption,
             "tables": [{"head": ["", "value"], "rows": rows, "note": ""}]}  # fmt: skip
