@@ -65,10 +65,17 @@ SAMPLE_COLUMNS: dict[str, tuple[str, str]] = {
     "turn": ("int32", "turn of its session, 1 for the first; 0 for a request outside a session"),
     "session_turns": ("int32", "turns its session was to have; 0 outside a session"),
     "request_bytes": ("int64", "request body bytes sent (chat: every message so far); -1: unknown"),
+    # The server's own token counts (its ``usage`` object, plain or the last chunk of a stream),
+    # and the gap before each content chunk after a stream's first, as the client received them
+    # (tokens − 1 gaps); runs written before these existed lack them.
+    "prompt_tokens": ("int32", "usage.prompt_tokens the server reported; -1 when not reported"),
+    "completion_tokens": ("int32", "usage.completion_tokens reported; -1 when not reported"),
+    "cached_tokens": ("int32", "usage.prompt_tokens_details.cached_tokens; -1: not reported"),
+    "chunk_gaps_us": ("list<int32>", "µs from each content chunk to the next; empty: none"),
 }
 
 # Columns a reader fills with these values when an older run directory lacks them.
-SAMPLE_DEFAULTS: dict[str, int] = {
+SAMPLE_DEFAULTS: dict[str, int | list[int]] = {
     "first_token_us": -1,
     "last_token_us": -1,
     "tokens": 0,
@@ -79,6 +86,10 @@ SAMPLE_DEFAULTS: dict[str, int] = {
     "turn": 0,
     "session_turns": 0,
     "request_bytes": -1,
+    "prompt_tokens": -1,
+    "completion_tokens": -1,
+    "cached_tokens": -1,
+    "chunk_gaps_us": [],
 }
 
 SERIES_COLUMNS: dict[str, tuple[str, str]] = {
@@ -147,7 +158,18 @@ VERDICT_METRICS = (
     "ttft_p99_ms",
     "itl_p95_ms",
     "itl_p99_ms",
+    "itl_gap_p50_ms",
+    "itl_gap_p95_ms",
+    "itl_gap_p99_ms",
+    "tpot_p50_ms",
+    "tpot_p95_ms",
+    "tpot_p99_ms",
+    "e2e_p50_ms",
+    "e2e_p95_ms",
+    "e2e_p99_ms",
     "tokens_per_s_p50",
+    "usage_output_tokens_per_s",
+    "usage_decode_tokens_per_s",
     "stream_completion",
     "goodput_percent",
     "proxy_overhead_p95_ms",
@@ -171,9 +193,20 @@ VERDICT_UNITS = {
     "ttft_p50_ms": "ms",  # time to first token, from the intended send
     "ttft_p95_ms": "ms",
     "ttft_p99_ms": "ms",
-    "itl_p95_ms": "ms",  # inter-token latency, per request
+    "itl_p95_ms": "ms",  # the old name of tpot_p95_ms (a per-request mean), kept working
     "itl_p99_ms": "ms",
+    "itl_gap_p50_ms": "ms",  # inter-token latency: every gap between content chunks a sample
+    "itl_gap_p95_ms": "ms",
+    "itl_gap_p99_ms": "ms",
+    "tpot_p50_ms": "ms",  # per request: (last − first token) / (tokens − 1)
+    "tpot_p95_ms": "ms",
+    "tpot_p99_ms": "ms",
+    "e2e_p50_ms": "ms",  # a completed stream from the intended send to its end
+    "e2e_p95_ms": "ms",
+    "e2e_p99_ms": "ms",
     "tokens_per_s_p50": "tokens/s",  # per request: tokens / service time; a floor ("> 20")
+    "usage_output_tokens_per_s": "tokens/s",  # server-counted completion tokens / window
+    "usage_decode_tokens_per_s": "tokens/s",  # Σ(tokens − 1) / Σ(last − first) of streams
     "stream_completion": "%",  # streamed requests that ended with [DONE]
     "goodput_percent": "%",  # requests that succeeded within every per-request threshold
     "proxy_overhead_p95_ms": "ms",  # X-Edge-Overhead-Ms as the target reported it

@@ -253,10 +253,43 @@ class Streaming(Record):
     ttft_requests: Num = None
     ttft_ms: Percentiles = Field(default_factory=Percentiles)
     ttft_from_send_ms: Percentiles = Field(default_factory=Percentiles)
-    itl_ms: Percentiles = Field(default_factory=Percentiles)
+    itl_gap_ms: Percentiles = Field(default_factory=Percentiles)  # every chunk gap a sample
+    itl_gaps: Num = None
+    tpot_ms: Percentiles = Field(default_factory=Percentiles)
+    tpot_requests: Num = None
+    itl_ms: Percentiles = Field(default_factory=Percentiles)  # older name of tpot_ms
     itl_requests: Num = None
+    e2e_ms: Percentiles = Field(default_factory=Percentiles)
+    e2e_requests: Num = None
     rate_requests: Num = None
     tokens_per_s: TokenRates = Field(default_factory=TokenRates)
+    missing: str = ""
+
+    def tpot(self) -> tuple[Percentiles, Num]:
+        """TPOT percentiles and requests; a summary written before the name has them as itl."""
+        if "tpot_ms" in self.model_fields_set:
+            return self.tpot_ms, self.tpot_requests
+        return self.itl_ms, self.itl_requests
+
+
+class Usage(Record):
+    """Token usage the server reported (analysis/measuring/usage.py); absent in older runs."""
+
+    requests: Num = None
+    reported: Num = None
+    missing_percent: Num = None
+    prompt_tokens: Num = None
+    completion_tokens: Num = None
+    cached_tokens: Num = None
+    cached_percent: Num = None
+    output_tokens_per_s: Num = None
+    decode_tokens_per_s: Num = None
+    decode_streams: Num = None
+    streams_compared: Num = None
+    streams_disagreeing: Num = None
+    disagreeing_percent: Num = None
+    stream_usage_tokens: Num = None
+    stream_chunks: Num = None
     missing: str = ""
 
 
@@ -468,6 +501,7 @@ class Measurements(Record):
     goodput_rps: Num = None
     goodput: Goodput = Field(default_factory=Goodput)
     streaming: Streaming = Field(default_factory=Streaming)
+    usage: Usage = Field(default_factory=Usage)
     proxy: Proxy = Field(default_factory=Proxy)
     cache_effect: CacheEffect = Field(default_factory=CacheEffect)
     stages: list[Stage] = Field(default_factory=list)

@@ -1,8 +1,8 @@
-"""LLM-serving measurements of a run: streaming, goodput, proxy overhead and cache effect.
+"""LLM-serving measurements of a run: streaming, token usage, goodput, proxy overhead, cache.
 
-One composer over the pure modules (``streaming``, ``goodput``, ``proxytime``, ``cacheeffect``):
-it measures a run's judged window, names the measurement behind each of their verdict metrics,
-and builds their part of ``summary.json``'s ``measurements``.
+One composer over the pure modules (``streaming``, ``usage``, ``goodput``, ``proxytime``,
+``cacheeffect``): it measures a run's judged window, names the measurement behind each of their
+verdict metrics, and builds their part of ``summary.json``'s ``measurements``.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from analysis.contract.schema import SCENARIO_FILE
+from analysis.contract.schema import SCENARIO_FILE, VERDICT_UNITS
 from analysis.measuring.cacheeffect import CacheEffect, cache_from, cache_summary, tally_cache
 from analysis.measuring.client import Measured, Window
 from analysis.measuring.goodput import (
@@ -32,8 +32,12 @@ from analysis.measuring.streaming import (
     tally_streaming,
 )
 from analysis.measuring.tally import Tally
+from analysis.measuring.usage import TokenUsage, tally_usage, usage_from, usage_summary
 from analysis.reading.errors import RunDirError
 from analysis.reading.rundir import RunData
+
+# Streaming figures judged by percentile: ``<family>_<p50|p95|p99>_ms`` where VERDICT_UNITS has it.
+STREAM_VERDICT_FAMILIES = ("ttft", "itl", "itl_gap", "tpot", "e2e")
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,7 @@ class LlmMeasurements:
     goodput: Goodput
     proxy: ProxyTime
     cache: CacheEffect
+    usage: TokenUsage
 
 
 def run_slo(run: RunData) -> Slo:
@@ -64,6 +69,7 @@ def measure_llm(run: RunData, window: Window | None) -> LlmMeasurements:
         tally_goodput(samples, window, slo, figures, t)
         tally_proxy_time(samples, window, figures["streamed"].to_numpy(), t)
         tally_cache(samples, window, figures["ttft_us"].to_numpy(), t)
+        tally_usage(samples, window, figures, t)
     else:
         tally_goodput(samples, window, slo, samples, t)
     return llm_from(t, window, slo)
@@ -76,6 +82,7 @@ def llm_from(t: Tally, window: Window | None, slo: Slo) -> LlmMeasurements:
         goodput=goodput_from(t, window, slo),
         proxy=proxy_time_from(t),
         cache=cache_from(t),
+        usage=usage_from(t, window),
     )
 
 
@@ -83,12 +90,15 @@ def llm_verdict_measurements(llm: LlmMeasurements) -> dict[str, Measured]:
     """The measurement each of these verdict metrics is judged on (``VERDICT_UNITS``)."""
     streaming = llm.streaming
     return {
-        "ttft_p50_ms": streaming.measured("ttft_p50"),
-        "ttft_p95_ms": streaming.measured("ttft_p95"),
-        "ttft_p99_ms": streaming.measured("ttft_p99"),
-        "itl_p95_ms": streaming.measured("itl_p95"),
-        "itl_p99_ms": streaming.measured("itl_p99"),
+        **{
+            f"{family}_{q}_ms": streaming.measured(f"{family}_{q}")
+            for family in STREAM_VERDICT_FAMILIES
+            for q in ("p50", "p95", "p99")
+            if f"{family}_{q}_ms" in VERDICT_UNITS
+        },
         "tokens_per_s_p50": streaming.measured("tokens_per_s_p50"),
+        "usage_output_tokens_per_s": llm.usage.output_tokens_per_s(),
+        "usage_decode_tokens_per_s": llm.usage.decode_tokens_per_s(),
         "stream_completion": streaming.completion,
         "goodput_percent": llm.goodput.percent,
         "proxy_overhead_p95_ms": llm.proxy.overhead_p95(),
@@ -107,6 +117,7 @@ def llm_summary(llm: LlmMeasurements, by_kind: dict[str, dict[str, Any]]) -> dic
         "goodput_rps": llm.goodput.rate_rps.value,
         "goodput": goodput_summary(llm.goodput),
         "streaming": stream_summary(llm.streaming),
+        "usage": usage_summary(llm.usage),
         "proxy": proxy_summary(llm.proxy),
         "cache_effect": cache_summary(llm.cache),
         "by_kind": tagged,

@@ -1,16 +1,23 @@
-"""Streamed responses: time to first token, inter-token latency, tokens per second, completion.
+"""Streamed responses: time to first token, inter-token latency, TPOT, E2E, tokens/s, completion.
 
 A request is *streamed* when its kind streams in the scenario (``chat.stream: true``), or when
 its response carried a token or ended as "stream incomplete" (so an external scenario's streams
-count too). Per request, in microseconds:
+count too). A content chunk is an event with non-empty content, timed when its bytes arrived; a
+request's *tokens* are the server's ``usage.completion_tokens`` when it reported them, else its
+counted content chunks. Per request, in microseconds (docs/token-metrics.md):
 
 - TTFT ``first_token_us − intended_us`` (from the intended send: coordinated omission
   corrected, as response time) and ``first_token_us − sent_us`` (from the actual send);
-- ITL ``(last_token_us − first_token_us) / (tokens − 1)``, for tokens >= 2;
+- ITL (``itl_gap``): each gap between two consecutive content chunks is one sample: a stream of
+  k chunks gives k − 1 gaps, whatever number of tokens each chunk carries;
+- TPOT ``(last_token_us − first_token_us) / (tokens − 1)``, for tokens >= 2 (a chunk carrying
+  several tokens counts them all at its instant); the old name ``itl`` means this;
+- E2E ``done_us − intended_us`` of a completed stream;
 - tokens per second ``tokens / (done_us − sent_us)``, for completed streams with a token;
 - completed: no error (the generator records "stream incomplete" for a stream without [DONE]).
 
-Percentiles are exact nearest-rank over the requests intended in the judged window.
+Percentiles are exact nearest-rank over the requests intended in the judged window; ITL's over
+every gap of those requests (not over per-request means).
 """
 
 from __future__ import annotations
@@ -22,6 +29,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from analysis.measuring.client import (
     US_PER_S,
@@ -45,9 +53,14 @@ RATE_QUANTILES: dict[str, Fraction] = {
 KIND_QUANTILES = ("p50", "p95", "p99")
 _NEEDS = {  # which streamed requests each family is measured on
     "ttft": "received a token",
-    "itl": "received 2 or more tokens",
+    "ttft_sent": "received a token",
+    "tpot": "had 2 or more tokens",
+    "itl_gap": "received 2 or more content chunks",
+    "e2e": "completed",
     "tokens_per_s": "completed with a token",
 }
+ALIASES = {"itl": "tpot"}  # names older scenarios and summaries use -> the figure they meant
+GAPS_COLUMN = "chunk_gaps_us"
 NO_STREAMS = (
     "no streamed requests in the steady window (no request kind has chat.stream: true and no "
     "response carried a token)"
@@ -64,22 +77,34 @@ class StreamMeasurements:
     completion: Measured = Measured(math.nan, reason=NO_STREAMS)
     ttft: Percentiles = field(default_factory=Percentiles)
     ttft_sent: Percentiles = field(default_factory=Percentiles)
-    itl: Percentiles = field(default_factory=Percentiles)
+    tpot: Percentiles = field(default_factory=Percentiles)
+    itl_gap: Percentiles = field(default_factory=Percentiles)  # count: gaps, not requests
+    e2e: Percentiles = field(default_factory=Percentiles)
     tokens_per_s: dict[str, float] = field(default_factory=dict)
     tokens_per_s_count: int = 0
     by_kind: dict[str, dict[str, Any]] = field(default_factory=dict)
     reason: str = NO_STREAMS
 
     def measured(self, name: str) -> Measured:
-        """One figure as judged: ``ttft_p95``, ``itl_p99``, ``tokens_per_s_p50`` ..."""
+        """One figure as judged: ``ttft_p95``, ``itl_gap_p99``, ``tpot_p95``, ``itl_p99`` (TPOT)."""
         family, _, quantile = name.rpartition("_")
-        series = {"ttft": self.ttft, "itl": self.itl}.get(family)
+        family = ALIASES.get(family, family)
+        series = {
+            "ttft": self.ttft,
+            "ttft_sent": self.ttft_sent,
+            "tpot": self.tpot,
+            "itl_gap": self.itl_gap,
+            "e2e": self.e2e,
+        }.get(family)
         if series is not None:
             value, count = series.get(quantile), series.count
         else:
             family = "tokens_per_s"
             value, count = self.tokens_per_s.get(quantile, math.nan), self.tokens_per_s_count
-        source = f"client samples, {count:,} streamed requests that {_NEEDS[family]}, steady window"
+        population = f"{count:,} streamed requests that {_NEEDS[family]}"
+        if family == "itl_gap":
+            population = f"{count:,} gaps between content chunks of streamed requests"
+        source = f"client samples, {population}, steady window"
         return Measured(value, source if count else "", "" if count else self._missing(family))
 
     def _missing(self, family: str) -> str:
@@ -109,27 +134,49 @@ def streamed_mask(samples: pd.DataFrame, kinds: frozenset[str] = frozenset()) ->
     return np.asarray(mask)
 
 
+def request_tokens(samples: pd.DataFrame) -> np.ndarray:
+    """Each request's tokens: the server's ``completion_tokens`` where reported, else chunks."""
+    chunks = samples["tokens"].to_numpy().astype(np.int64)
+    if "completion_tokens" not in samples:
+        return chunks
+    usage = samples["completion_tokens"].to_numpy().astype(np.int64)
+    return np.where(usage >= 0, usage, chunks)
+
+
+def chunk_gaps_us(samples: pd.DataFrame, rows: np.ndarray) -> np.ndarray:
+    """Every chunk gap (µs) of the requests where ``rows`` is true, as one int64 array."""
+    if GAPS_COLUMN not in samples or not rows.any():
+        return np.empty(0, dtype=np.int64)
+    column = samples[GAPS_COLUMN]
+    lists = pa.array(column.array if isinstance(column.dtype, pd.ArrowDtype) else column.tolist())
+    kept = lists.filter(pa.array(rows))
+    return np.asarray(kept.flatten().to_numpy(zero_copy_only=False), dtype=np.int64)
+
+
 def per_request(samples: pd.DataFrame, streamed: np.ndarray) -> pd.DataFrame:
     """Per-request stream figures (µs, tokens/s), NaN where they do not apply; same index."""
     first = samples["first_token_us"].to_numpy()
     last = samples["last_token_us"].to_numpy()
-    tokens = samples["tokens"].to_numpy().astype(np.int64)
+    tokens = request_tokens(samples)
     sent = samples["sent_us"].to_numpy()
+    intended = samples["intended_us"].to_numpy()
+    done = samples["done_us"].to_numpy()
     has_token = streamed & (first >= 0)
     multi = has_token & (tokens >= 2) & (last >= first)
     completed = streamed & ~failed_mask(samples)
-    service_s = (samples["done_us"].to_numpy() - sent) / US_PER_S
+    service_s = (done - sent) / US_PER_S
     rated = completed & (tokens >= 1) & (service_s > 0)
     with np.errstate(divide="ignore", invalid="ignore"):
-        itl = np.where(multi, (last - first) / np.maximum(tokens - 1, 1), math.nan)
+        tpot = np.where(multi, (last - first) / np.maximum(tokens - 1, 1), math.nan)
         rate = np.where(rated, tokens / np.where(rated, service_s, 1.0), math.nan)
     return pd.DataFrame(
         {
             "streamed": streamed,
             "completed": completed,
-            "ttft_us": np.where(has_token, first - samples["intended_us"].to_numpy(), math.nan),
+            "ttft_us": np.where(has_token, first - intended, math.nan),
             "ttft_sent_us": np.where(has_token, first - sent, math.nan),
-            "itl_us": itl,
+            "tpot_us": tpot,
+            "e2e_us": np.where(completed, done - intended, math.nan),
             "tokens_per_s": rate,
         },
         index=samples.index,
@@ -170,8 +217,11 @@ def tally_streaming(
     t.add("streamed", int(streamed.sum()))
     t.add("completed", int(figures["completed"].to_numpy().sum()))
     t.add("tokens", int(samples["tokens"].to_numpy()[inside][streamed].sum()))
-    for name in ("ttft_us", "ttft_sent_us", "itl_us", "tokens_per_s"):
+    for name in ("ttft_us", "ttft_sent_us", "tpot_us", "e2e_us", "tokens_per_s"):
         t.values(f"stream:{name}", _numbers(figures[name].to_numpy()))
+    rows = np.zeros(len(samples), dtype=bool)
+    rows[np.flatnonzero(inside)[streamed]] = True
+    t.values("stream:itl_gap_us", chunk_gaps_us(samples, rows))
     kinds = samples["kind"].astype(str).to_numpy()[inside]
     for kind in sorted(set(kinds[streamed])):
         rows = figures[(kinds == kind) & streamed]
@@ -218,7 +268,9 @@ def streaming_from(t: Tally) -> StreamMeasurements:
         completion=Measured(100.0 * completed / streams, source),
         ttft=t.percentiles_ms("stream:ttft_us"),
         ttft_sent=t.percentiles_ms("stream:ttft_sent_us"),
-        itl=t.percentiles_ms("stream:itl_us"),
+        tpot=t.percentiles_ms("stream:tpot_us"),
+        itl_gap=t.percentiles_ms("stream:itl_gap_us"),
+        e2e=t.percentiles_ms("stream:e2e_us"),
         tokens_per_s=_rates(rates),
         tokens_per_s_count=rates.count,
         by_kind=_by_kind(t),
@@ -236,8 +288,14 @@ def stream_summary(streaming: StreamMeasurements) -> dict[str, Any]:
         "ttft_requests": streaming.ttft.count,
         "ttft_ms": streaming.ttft.as_dict(),
         "ttft_from_send_ms": streaming.ttft_sent.as_dict(),
-        "itl_ms": streaming.itl.as_dict(),
-        "itl_requests": streaming.itl.count,
+        "itl_gap_ms": streaming.itl_gap.as_dict(),
+        "itl_gaps": streaming.itl_gap.count,
+        "tpot_ms": streaming.tpot.as_dict(),
+        "tpot_requests": streaming.tpot.count,
+        "itl_ms": streaming.tpot.as_dict(),  # the old name of TPOT, kept for older readers
+        "itl_requests": streaming.tpot.count,
+        "e2e_ms": streaming.e2e.as_dict(),
+        "e2e_requests": streaming.e2e.count,
         "rate_requests": streaming.tokens_per_s_count,
         "tokens_per_s": {k: streaming.tokens_per_s.get(k, math.nan) for k in RATE_QUANTILES},
         "missing": streaming.reason,
@@ -245,12 +303,16 @@ def stream_summary(streaming: StreamMeasurements) -> dict[str, Any]:
 
 
 __all__ = [
+    "ALIASES",
+    "GAPS_COLUMN",
     "INCOMPLETE_ERROR",
     "RATE_QUANTILES",
     "StreamMeasurements",
+    "chunk_gaps_us",
     "measure_streaming",
     "per_request",
     "rate_percentiles",
+    "request_tokens",
     "stream_kinds",
     "stream_summary",
     "streaming_from",

@@ -23,6 +23,7 @@ from analysis.measuring.stalls import LateRuns
 from analysis.measuring.streaming import per_request, streamed_mask, tally_streaming
 from analysis.measuring.tally import Tally
 from analysis.measuring.timeseries import ErrorsTally, SecondsTally
+from analysis.measuring.usage import tally_usage
 from analysis.reading.samples import Samples, SampleSpan
 from analysis.shapes.spike import seconds_tally
 from analysis.shapes.stages import tally_stages
@@ -73,6 +74,7 @@ def sweep(source: Samples, span: SampleSpan, plan: SweepPlan) -> Swept:
         tally_proxy_time(block, window, figures["streamed"].to_numpy(), t)
         tally_cache(block, window, figures["ttft_us"].to_numpy(), t)
         tally_sessions(block, window, figures["ttft_us"].to_numpy(), t)
+        tally_usage(block, window, figures, t)
         tally_stages(block, plan.stages, t)
         for tally in [seconds, *spikes.values()]:
             if tally is not None:

@@ -1,4 +1,4 @@
-"""Report sections for streaming, goodput, proxy overhead and cache effect, from summary.json.
+"""Report sections for streaming, token usage, goodput, proxy overhead, cache, from summary.json.
 
 Pure view builders: each takes the ``measurements`` of a ``RunResult`` and returns plain strings in
 ``{"id", "title", "caption", "tables": [{"head", "rows", "note"}]}``, or nothing when the run
@@ -37,15 +37,20 @@ def _proxy_figures(p: Percentiles) -> tuple[Num, ...]:
 
 
 def streaming_section(m: Measurements) -> dict[str, Any] | None:
-    """TTFT (from intended and from actual send), ITL and tokens/s percentiles; completion."""
+    """TTFT (from intended and actual send), ITL per gap, TPOT, E2E and tokens/s; completion."""
     s = m.streaming
     if not s.requests:
         return None
+    tpot, tpot_requests = s.tpot()
     latency = [
         _row("TTFT from intended send", s.ttft_requests, _stream_figures(s.ttft_ms), "ms"),
         _row("TTFT from actual send", s.ttft_requests, _stream_figures(s.ttft_from_send_ms),
              "ms"),
-        _row("inter-token latency", s.itl_requests, _stream_figures(s.itl_ms), "ms"),
+        *([_row("ITL (each chunk gap)", s.itl_gaps, _stream_figures(s.itl_gap_ms), "ms")]
+          if s.itl_gaps is not None else []),
+        _row("TPOT (per request)", tpot_requests, _stream_figures(tpot), "ms"),
+        *([_row("E2E from intended send", s.e2e_requests, _stream_figures(s.e2e_ms), "ms")]
+          if s.e2e_requests is not None else []),
     ]  # fmt: skip
     rates = [_row("tokens/s", s.rate_requests, _rate_figures(s.tokens_per_s), "tokens/s")]
     completion = (
@@ -54,11 +59,13 @@ def streaming_section(m: Measurements) -> dict[str, Any] | None:
         f"{format_count(s.tokens)} tokens received."
     )
     caption = (
-        "Streamed requests intended in the steady window. TTFT: time to the first content token, "
-        "from the intended send (corrected for coordinated omission) and from the actual send; "
-        "inter-token latency: (last − first token) / (tokens − 1) per request with 2 or more "
-        "tokens; tokens/s: tokens / service time per completed stream, its slow tail at the low "
-        "percentiles. " + completion
+        "Streamed requests intended in the steady window (docs/token-metrics.md). TTFT: time to "
+        "the first content chunk, from the intended send (corrected for coordinated omission) "
+        "and from the actual send; ITL: every gap between two content chunks is one sample (its "
+        "count is gaps, not requests); TPOT: (last − first chunk) / (tokens − 1) per request "
+        "with 2 or more tokens, tokens as the server's usage counts them where reported (the "
+        "old name itl_* means TPOT); E2E: a completed stream's whole time; tokens/s: tokens / "
+        "service time per completed stream, its slow tail at the low percentiles. " + completion
     )
     rate_head = ["", "requests", "P50", "P10", "P5", "P1", "min"]
     return {
@@ -70,6 +77,41 @@ def streaming_section(m: Measurements) -> dict[str, Any] | None:
             {"head": rate_head, "rows": rates, "note": ""},
         ],
     }
+
+
+def usage_section(m: Measurements) -> dict[str, Any] | None:
+    """Token counts the server reported, the rates from them, and how they agree with chunks."""
+    u = m.usage
+    if not u.requests:
+        return None
+    rows = [
+        ["chat requests (succeeded)", format_count(u.requests)],
+        ["without usage", f"{format_count((u.requests or 0) - (u.reported or 0))} "
+                          f"({format_value(u.missing_percent, '%')})"],
+        ["prompt tokens", format_count(u.prompt_tokens)],
+        ["cached prompt tokens", f"{format_count(u.cached_tokens)} "
+                                 f"({format_value(u.cached_percent, '%')})"],
+        ["completion tokens", format_count(u.completion_tokens)],
+        ["output tokens/s (completion tokens / window)",
+         format_value(u.output_tokens_per_s, "tokens/s")],
+        ["stream pace after the first token (decode)",
+         f"{format_value(u.decode_tokens_per_s, 'tokens/s')} over "
+         f"{format_count(u.decode_streams)} streams"],
+        ["streams whose usage ≠ counted chunks",
+         f"{format_count(u.streams_disagreeing)} of {format_count(u.streams_compared)} "
+         f"({format_value(u.disagreeing_percent, '%')})"],
+        ["completion tokens vs chunks (those streams)",
+         f"{format_count(u.stream_usage_tokens)} vs {format_count(u.stream_chunks)}"],
+    ]  # fmt: skip
+    caption = (
+        "The server's own token counts (usage) of chat requests intended in the steady window "
+        "that succeeded; streams report usage only when asked (stream_options.include_usage). "
+        "Decode pace: Σ (tokens − 1) / Σ (last − first content chunk) of completed streams. "
+        "A chunk may carry several tokens, so usage and counted chunks can differ. "
+        + (u.missing or "")
+    )
+    return {"id": "token-usage", "title": "Token usage (server-reported)", "caption": caption,
+            "tables": [{"head": ["", "value"], "rows": rows, "note": ""}]}  # fmt: skip
 
 
 def goodput_section(m: Measurements) -> dict[str, Any] | None:
@@ -93,8 +135,8 @@ def goodput_section(m: Measurements) -> dict[str, Any] | None:
     ]
     caption = (
         "Goodput: requests intended in the steady window that succeeded and met every "
-        "per-request threshold (response time for plain requests; TTFT and inter-token latency "
-        "for streamed ones). A request may miss several thresholds."
+        "per-request threshold (response time for plain requests; TTFT and TPOT, the itl "
+        "threshold, for streamed ones). A request may miss several thresholds."
     )
     return {"id": "goodput", "title": "Goodput", "caption": caption,
             "tables": [{"head": ["", "value"], "rows": rows, "note": ""}]}  # fmt: skip
@@ -166,7 +208,13 @@ def cache_section(m: Measurements) -> dict[str, Any] | None:
 
 def llm_sections(m: Measurements) -> list[dict[str, Any]]:
     """The sections this run has data for, in page order."""
-    sections = (streaming_section(m), goodput_section(m), proxy_section(m), cache_section(m))
+    sections = (
+        streaming_section(m),
+        usage_section(m),
+        goodput_section(m),
+        proxy_section(m),
+        cache_section(m),
+    )
     return [s for s in sections if s is not None]
 
 
@@ -186,4 +234,5 @@ __all__ = [
     "llm_sections",
     "proxy_section",
     "streaming_section",
+    "usage_section",
 ]

@@ -1,4 +1,4 @@
-"""The streaming chart: TTFT and inter-token latency by percentile, with its numbers table."""
+"""The streaming chart: TTFT, inter-token latency (per gap) and TPOT by percentile, with numbers."""
 
 from __future__ import annotations
 
@@ -20,7 +20,8 @@ CURVE_POINTS = 200
 STREAM_SERIES = {
     "TTFT from intended send": ("ttft_us", "tab:purple", "-"),
     "TTFT from actual send": ("ttft_sent_us", "tab:cyan", "--"),
-    "inter-token latency": ("itl_us", "tab:orange", "-"),
+    "ITL, each chunk gap": ("itl_gap_us", "tab:orange", "-"),
+    "TPOT, per request": ("tpot_us", "tab:olive", ":"),
 }
 _MARKS = {"P0": Fraction(0), "P50": Fraction(1, 2), "P90": Fraction(9, 10)}
 _MARKS |= {"P95": Fraction(19, 20), "P99": Fraction(99, 100), "P99.9": Fraction(999, 1000)}

@@ -9,7 +9,12 @@ import pyarrow.parquet as pq
 
 from analysis.reading.errors import RunDirError
 
-_ARROW_TYPES = {"int64": pa.int64(), "int32": pa.int32(), "float64": pa.float64()}
+_ARROW_TYPES = {
+    "int64": pa.int64(),
+    "int32": pa.int32(),
+    "float64": pa.float64(),
+    "list<int32>": pa.list_(pa.int32()),
+}
 _DICT_TYPE = pa.dictionary(pa.int32(), pa.string())
 
 
@@ -17,7 +22,7 @@ def read_parquet(
     path: Path,
     columns: dict[str, tuple[str, str]],
     dictionary: list[str],
-    defaults: dict[str, int] | None = None,
+    defaults: dict[str, int | list[int]] | None = None,
 ) -> pa.Table:
     defaults = defaults or {}
     try:

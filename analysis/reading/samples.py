@@ -47,9 +47,14 @@ def read_part(path: Path) -> pa.Table:
     return read_parquet(path, SAMPLE_COLUMNS, STRING_SAMPLE_COLUMNS, SAMPLE_DEFAULTS)
 
 
+def _arrow_lists(arrow_type: pa.DataType) -> pd.ArrowDtype | None:
+    # List columns stay Arrow arrays in the frame: no Python object a row.
+    return pd.ArrowDtype(arrow_type) if pa.types.is_list(arrow_type) else None
+
+
 def to_frame(table: pa.Table) -> pd.DataFrame:
-    """int64/int32 columns, categorical strings and the derived µs columns."""
-    frame = table.to_pandas(split_blocks=True, self_destruct=True)
+    """int64/int32 columns, categorical strings, Arrow-backed lists and the derived µs columns."""
+    frame = table.to_pandas(split_blocks=True, self_destruct=True, types_mapper=_arrow_lists)
     return with_derived(frame)
 
 
@@ -65,6 +70,8 @@ def empty_samples() -> pd.DataFrame:
     for name, (dtype, _) in SAMPLE_COLUMNS.items():
         if dtype == "string":
             columns[name] = pd.Series(pd.Categorical([], categories=pd.Index([], dtype="str")))
+        elif dtype.startswith("list"):
+            columns[name] = pd.Series([], dtype=pd.ArrowDtype(pa.list_(pa.int32())))
         else:
             columns[name] = pd.Series([], dtype=dtype)
     for name in DERIVED_COLUMNS:

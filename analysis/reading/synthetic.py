@@ -42,8 +42,13 @@ WEEK1_TARGETS = {
     "otlp_export_success": "> 99.9",
 }
 _MODELS = ("gpt-4o-mini", "claude-3-5-haiku", "llama-3.1-8b")
-_ARROW = {"int64": pa.int64(), "int32": pa.int32(), "string": pa.string()}
 _NO_SESSION = ("session", "turn", "session_turns", "request_bytes")  # their defaults: no sessions
+_ARROW = {
+    "int64": pa.int64(),
+    "int32": pa.int32(),
+    "string": pa.string(),
+    "list<int32>": pa.list_(pa.int32()),
+}
 _SCHEMA = pa.schema([(name, _ARROW[dtype]) for name, (dtype, _) in SAMPLE_COLUMNS.items()])
 _QUERIES = {
     "memory_bytes": 'process_resident_memory_bytes{job="edge-agent"}',
@@ -103,7 +108,7 @@ def _part(first: int, count: int, spec: SyntheticRun) -> pa.Table:
     chat = rng.random(count) < 0.95
     models = np.array(spec.model_names, dtype=object)[rng.integers(0, len(spec.model_names), count)]
     hit = rng.random(count) < 0.6
-    columns: dict[str, np.ndarray] = {
+    columns: dict[str, np.ndarray | pa.ListArray] = {
         "first_token_us": np.full(count, -1, dtype=np.int64),
         "last_token_us": np.full(count, -1, dtype=np.int64),
         "tokens": np.zeros(count, dtype=np.int32),
@@ -111,6 +116,10 @@ def _part(first: int, count: int, spec: SyntheticRun) -> pa.Table:
         "overhead_us": np.full(count, -1, dtype=np.int64),
         "connect_us": np.full(count, -1, dtype=np.int64),
         **{name: np.full(count, SAMPLE_DEFAULTS[name]) for name in _NO_SESSION},
+        "prompt_tokens": np.full(count, -1, dtype=np.int32),
+        "completion_tokens": np.full(count, -1, dtype=np.int32),
+        "cached_tokens": np.full(count, -1, dtype=np.int32),
+        "chunk_gaps_us": _gap_lists(np.zeros(count, dtype=np.int64), np.zeros(count, np.int64)),
     }
     error = np.where(failed, "timeout", "")
     if spec.stream_share or spec.stall_every_s or spec.outage_s:
@@ -143,7 +152,7 @@ def _richer(
     failed: np.ndarray,
     chat: np.ndarray,
     spec: SyntheticRun,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, dict[str, np.ndarray | pa.ListArray]]:
     """Streams, timing headers and connection set-up; stalls and an outage where asked."""
     count = len(intended)
     t_s = (intended - START_US) / 1e6
@@ -170,11 +179,24 @@ def _richer(
         "overhead_us": np.where(chat & (error == ""), rng.integers(100, 900, count), -1),
         "connect_us": np.where(rng.random(count) < 0.01, rng.integers(80, 2000, count), -1),
         **{name: np.full(count, SAMPLE_DEFAULTS[name]) for name in _NO_SESSION},
+        # The server's counts for streams (no draws of their own, so the other columns stay as
+        # they were): one token a chunk, as the stand-in streams them.
+        "prompt_tokens": np.where(streamed, 10 + (intended // 7) % 190, -1),
+        "completion_tokens": np.where(streamed, tokens, -1),
+        "cached_tokens": np.where(streamed, 0, -1),
+        "chunk_gaps_us": _gap_lists(np.maximum(tokens.astype(np.int64) - 1, 0), gap),
     }
     done = np.where(streamed, np.maximum(done, columns["last_token_us"] + 100), done)
     incomplete = streamed & (rng.random(count) < 0.01)
     error = np.where(incomplete, "stream incomplete", error)
     return sent, done, error.astype(str), columns
+
+
+def _gap_lists(gaps: np.ndarray, gap_us: np.ndarray) -> pa.ListArray:
+    """One list a row: ``gaps[i]`` times ``gap_us[i]`` (a steady stream's chunk gaps)."""
+    offsets = np.concatenate([[0], np.cumsum(gaps)]).astype(np.int32)
+    values = np.repeat(np.asarray(gap_us, dtype=np.int32), gaps)
+    return pa.ListArray.from_arrays(pa.array(offsets), pa.array(values, pa.int32()))
 
 
 def _step_s(start_us: int, end_us: int) -> float:

@@ -78,6 +78,9 @@ class ChatSpec(_Model):
     prompt_words: tuple[int, int] = (8, 64)
     max_tokens: int = Field(default=64, ge=1, le=100_000)
     stream: bool = False
+    # Streams ask for the server's token counts (stream_options.include_usage); off for a
+    # server that refuses the option.
+    stream_usage: bool = True
 
     @field_validator("models")
     @classmethod
@@ -162,7 +165,10 @@ class StandIn(_Model):
     upstream: UpstreamLatency = UpstreamLatency()
     cache: bool = True
     cache_max_entries: int = Field(default=10_000, ge=0)
-    completion_tokens: int = Field(default=32, ge=1, le=100_000)
+    completion_tokens: int = Field(default=32, ge=1, le=100_000)  # capped by max_tokens
+    # True: a completion has exactly the request's max_tokens tokens when it gives one (trace
+    # replay's output lengths); False: completion_tokens, capped by max_tokens.
+    honour_max_tokens: bool = False
     telemetry: bool = False  # export spans, metrics and logs to the embedded OTLP receiver
     redis: bool = False  # start a redis-server and use it as the L2 cache
     otlp: OtlpFaultSpec = OtlpFaultSpec()

@@ -35,7 +35,7 @@ from loadtests.engine.clocksync import Clock
 from loadtests.engine.conversation import answer_text
 from loadtests.engine.mix import PlannedRequest, RequestMix, next_turn
 from loadtests.engine.pacing import Schedule
-from loadtests.engine.sse import TokenClock
+from loadtests.engine.sse import NOT_REPORTED, BodyUsage, TokenClock
 from loadtests.engine.turntimer import TurnTimer, fine_timer_slack
 from loadtests.recording.samples import COLUMNS, Columns
 
@@ -45,6 +45,8 @@ _MAX_SLEEP_S = 0.05  # the timer thread re-checks for a stop this often
 # Test only: "AT_S:FOR_MS" blocks the event loop once, AT_S into the schedule, for FOR_MS, as a
 # pause of the generator itself would (tests/loadtests/test_stalls_e2e.py). Unset in real runs.
 TEST_STALL_ENV = "EDGEPERF_TEST_STALL"
+_NO_USAGE = (NOT_REPORTED, NOT_REPORTED, NOT_REPORTED)
+_NO_GAPS: list[int] = []  # shared by every row without a stream; never mutated
 
 
 def _test_stall(text: str | None) -> tuple[float, float] | None:
@@ -270,7 +272,9 @@ class OpenModelGenerator:
         upstream_us = overhead_us = -1
         now = self._clock.now_us
         tokens = TokenClock(now) if req.stream else None
-        sink: BodySink | None = tokens.feed if tokens else None
+        # A chat answer's body is read for its usage (a model: a chat kind); others are not kept.
+        body = tokens or (BodyUsage() if req.model else None)
+        sink: BodySink | None = body.feed if body else None
         if answer is not None:  # the next turn carries this answer
             sink = _both(answer.extend, sink)
         sent_us = now()
@@ -294,14 +298,20 @@ class OpenModelGenerator:
         self.stats.sent += 1
         if tokens is not None and not error and not tokens.done:
             error = "stream incomplete"  # a stream that ended without its [DONE] event
-        first_us, last_us, count = (
-            (tokens.first_us, tokens.last_us, tokens.tokens) if tokens else (-1, -1, 0)
+        first_us, last_us, count, gaps = (
+            (tokens.first_us, tokens.last_us, tokens.tokens, tokens.gaps_us)
+            if tokens
+            else (-1, -1, 0, _NO_GAPS)
         )
+        usage = _NO_USAGE
+        if body is not None:
+            body.finish()
+            usage = body.usage.as_tuple()
         self._rows.append(
             (intended_us, sent_us, ttfb_us, done_us, status, req.kind, req.model, error,
              nbytes, cache, self._worker, first_us, last_us, count, upstream_us, overhead_us,
              connect_us, turn.session if turn else -1, turn.index if turn else 0,
-             turn.turns if turn else 0, _request_body_bytes(req.raw))
+             turn.turns if turn else 0, _request_body_bytes(req.raw), *usage, gaps)
         )  # fmt: skip
         if answer is not None and not error and not self._schedule_done.is_set():
             self._follow(req, answer, done_us)

@@ -47,6 +47,8 @@ def _chat_body(model: str, prompt: str | list[Message], spec: ChatSpec) -> bytes
         "max_tokens": spec.max_tokens,
         "stream": spec.stream,
     }
+    if spec.stream and spec.stream_usage:  # the usage chunk ends the stream
+        payload["stream_options"] = {"include_usage": True}
     return json.dumps(payload, separators=(",", ":")).encode()
 
 

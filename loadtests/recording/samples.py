@@ -17,7 +17,12 @@ from analysis.contract.schema import SAMPLE_COLUMNS, SAMPLES_DIR
 COLUMNS = tuple(SAMPLE_COLUMNS)
 Columns = dict[str, list[Any]]
 
-_ARROW_TYPES = {"int64": pa.int64(), "int32": pa.int32(), "string": pa.string()}
+_ARROW_TYPES = {
+    "int64": pa.int64(),
+    "int32": pa.int32(),
+    "string": pa.string(),
+    "list<int32>": pa.list_(pa.int32()),
+}
 ARROW_SCHEMA = pa.schema(
     [(name, _ARROW_TYPES[dtype]) for name, (dtype, _) in SAMPLE_COLUMNS.items()]
 )

@@ -128,9 +128,14 @@ def write_run(
         (run_dir / SAMPLES_DIR).mkdir(exist_ok=True)
         for i, chunk in enumerate(np.array_split(np.arange(len(sample_frame)), parts)):
             frame = sample_frame.iloc[chunk]
-            frame = frame.assign(
-                **{k: v for k, v in SAMPLE_DEFAULTS.items() if k not in frame.columns}
-            )[list(SAMPLE_COLUMNS)]
+            frame = frame.assign(  # list columns left out: the reader fills them
+                **{
+                    k: v
+                    for k, v in SAMPLE_DEFAULTS.items()
+                    if k not in frame.columns and not isinstance(v, list)
+                }
+            )
+            frame = frame[[c for c in SAMPLE_COLUMNS if c in frame.columns]]
             table = pa.Table.from_pandas(frame, preserve_index=False)
             pq.write_table(table, run_dir / SAMPLES_DIR / f"part-{i:05d}.parquet")
     if series_frame is not None:

@@ -220,7 +220,7 @@ def test_no_renderer_shows_a_dash_for_a_value_that_exists():
         [section["rows"] for section in shape_sections(result)],
     ]
     ids = {s["id"] for s in view["llm_sections"]}
-    assert ids == {"streaming", "goodput", "proxy-overhead", "cache-effect"}
+    assert ids == {"streaming", "token-usage", "goodput", "proxy-overhead", "cache-effect"}
     titles = [s["title"] for s in shape_sections(result)]
     assert titles == ["Stages", "Spike recovery", "Seconds after the spike", "Stress: the knee",
                       "Memory growth"]  # fmt: skip

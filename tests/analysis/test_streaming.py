@@ -62,10 +62,10 @@ def test_ttft_and_itl_percentiles_are_exact(tmp_path):
     }  # fmt: skip
     assert s.ttft_sent.get("p50") == pytest.approx(499.9)
     assert s.ttft_sent.get("max") == pytest.approx(999.9)
-    assert s.itl.count == 1000
-    assert s.itl.get("p50") == pytest.approx(5.0)
-    assert s.itl.get("p95") == pytest.approx(9.5)
-    assert s.itl.get("p99") == pytest.approx(9.9)
+    assert s.tpot.count == 1000
+    assert s.tpot.get("p50") == pytest.approx(5.0)
+    assert s.tpot.get("p95") == pytest.approx(9.5)
+    assert s.tpot.get("p99") == pytest.approx(9.9)
 
 
 def test_tokens_per_s_is_tokens_over_service_time(tmp_path):
@@ -102,7 +102,7 @@ def test_one_token_streams_have_no_itl(tmp_path):
     frame = streamed_frame(10).assign(tokens=np.int32(1))
     frame = frame.assign(last_token_us=frame["first_token_us"])
     s = _measure(tmp_path, frame)
-    assert s.ttft.count == 10 and s.itl.count == 0
+    assert s.ttft.count == 10 and s.tpot.count == 0
     measured = s.measured("itl_p95")
     assert np.isnan(measured.value) and "2 or more tokens" in measured.reason
 

@@ -56,3 +56,16 @@ def test_each_chat_kind_has_a_prompt_pool_of_its_own():
         bodies.setdefault(request.kind, set()).add(request.raw.split(b"\r\n\r\n", 1)[1])
     first, second = bodies.values()
     assert len(first) > 1 and len(second) > 1 and not first & second
+
+
+def test_streams_ask_for_usage_unless_the_scenario_turns_it_off(tmp_path):
+    def body(**chat) -> dict:
+        kind = {"kind": "c", "weight": 1, "method": "POST", "path": "/v1/chat/completions",
+                "chat": {"prompt_pool": 1, **chat}}  # fmt: skip
+        scenario = load_scenario(_write(tmp_path, requests=[kind]))
+        raw = RequestMix(scenario.requests, seed=1, worker_index=0).next().raw
+        return json.loads(raw.split(b"\r\n\r\n", 1)[1])
+
+    assert body(stream=True)["stream_options"] == {"include_usage": True}
+    assert "stream_options" not in body(stream=True, stream_usage=False)
+    assert "stream_options" not in body(stream=False)  # a plain answer carries usage anyway

@@ -11,10 +11,12 @@ from loadtests.recording.samples import COLUMNS, PartWriter
 
 def _chunk(first: int, n: int) -> dict[str, list]:
     row = {"status": 200, "kind": "health", "model": "", "error": "", "cache": "", "worker": 0}
-    return {
+    columns = {
         name: [first + i for i in range(n)] if name not in row else [row[name]] * n
         for name in COLUMNS
     }
+    columns["chunk_gaps_us"] = [[first + i] * (i % 3) for i in range(n)]  # 0, 1 or 2 gaps a row
+    return columns
 
 
 class Deferred:
@@ -52,6 +54,7 @@ def test_full_parts_are_handed_off_and_written_on_close(tmp_path):
     table = pq.read_table(parts)  # the three parts together: every row once, in order
     assert table.column_names == list(COLUMNS)
     assert table.column("intended_us").to_pylist() == list(range(3000))
+    assert table.column("chunk_gaps_us").to_pylist()[:4] == [[], [1], [2, 2], []]
     assert (writer.parts, writer.rows) == (3, 3000)
 
 

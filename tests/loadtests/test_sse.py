@@ -4,7 +4,7 @@ import itertools
 import time
 
 from loadtests.engine.client import Http1Pool, build_request
-from loadtests.engine.sse import TokenClock
+from loadtests.engine.sse import BodyUsage, TokenClock, Usage
 from tests.loadtests.test_http1 import CraftedServer
 
 
@@ -31,7 +31,47 @@ def test_token_clock_counts_content_events_with_their_arrival_times():
     clock.feed(b'data: {"choices":[{"delta":{"content": "!"}}]}\r\n\r\n' + DONE)  # t=140
     assert clock.tokens == 3
     assert (clock.first_us, clock.last_us) == (110, 140)
+    assert clock.gaps_us == [20, 10]  # one gap per content chunk after the first
     assert clock.done
+    assert clock.usage.as_tuple() == (-1, -1, -1)  # this stream reported no usage
+
+
+USAGE_CHUNK = (
+    b'data: {"id":"c","object":"chat.completion.chunk","choices":[],"usage":{"prompt_tokens":'
+    b'57,"completion_tokens":3,"total_tokens":60,"prompt_tokens_details":{"cached_tokens":57}}}'
+    b"\n\n"
+)
+
+
+def test_chunks_read_together_are_gaps_of_zero_and_the_usage_chunk_is_read():
+    ticks = iter([5, 40, 90])
+    clock = TokenClock(lambda: next(ticks))
+    clock.feed(_chunk("a"))  # t=5
+    clock.feed(_chunk("b") + _chunk("c") + b'data: {"usage":null,"choices":[]}\n\n')  # t=40
+    clock.feed(USAGE_CHUNK + DONE)  # t=90
+    assert clock.tokens == 3 and clock.gaps_us == [35, 0]
+    assert clock.usage.as_tuple() == (57, 3, 57)
+    assert clock.done
+
+
+def test_usage_fields_the_server_left_out_stay_unreported():
+    usage = Usage()
+    usage.read(b'{"usage":{"prompt_tokens": 12, "completion_tokens": 0, "total_tokens": 12}}')
+    assert usage.as_tuple() == (12, 0, -1)
+    usage.read(b'{"choices":[]}')  # no usage object: what was read stays
+    assert usage.as_tuple() == (12, 0, -1)
+
+
+def test_plain_body_usage_is_read_once_the_body_is_whole():
+    body = (
+        b'{"id":"c","object":"chat.completion","choices":[{"message":{"content":"hi"}}],'
+        b'"usage":{"prompt_tokens":9,"completion_tokens":32,"total_tokens":41}}'
+    )
+    reader = BodyUsage()
+    for at in range(0, len(body), 7):  # split inside field names and numbers
+        reader.feed(body[at : at + 7])
+    reader.finish()
+    assert reader.usage.as_tuple() == (9, 32, -1)
 
 
 def test_stream_without_done_is_not_done():

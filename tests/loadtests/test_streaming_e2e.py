@@ -50,6 +50,18 @@ def test_streaming_scenario_measures_the_stand_ins_stream(tmp_path):
     full_s = (tokens - 1) * interval_ms / 1000
     assert streaming["tokens_per_s"]["p50"] == pytest.approx(tokens / full_s, rel=0.2)
     assert m["goodput"]["percent"] == 100.0 and m["proxy"]["requests"] == m["requests"]
+    # Every chunk gap is an ITL sample; the server's usage counts what was streamed, and its
+    # decode pace is the stand-in's (scheduled from the first token: only timer slack differs).
+    assert streaming["itl_gaps"] == (tokens - 1) * streaming["requests"]
+    assert streaming["itl_gap_ms"]["p50"] == pytest.approx(interval_ms, rel=0.2)
+    assert streaming["itl_ms"] == streaming["tpot_ms"]  # the old name judges TPOT
+    usage = m["usage"]
+    assert usage["requests"] == usage["reported"] == m["requests"]  # plain answers too
+    assert usage["streams_compared"] == streaming["requests"]
+    assert usage["streams_disagreeing"] == 0 and usage["stream_usage_tokens"] == streaming["tokens"]
+    assert usage["decode_tokens_per_s"] == pytest.approx(
+        scenario.stand_in.stream.tokens_per_s, rel=0.05
+    )
 
     # TTFT is the upstream wait: per streamed miss, first token − send ≈ the reported upstream.
     samples = load_run(run_dir).samples

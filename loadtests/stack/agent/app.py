@@ -14,6 +14,7 @@ from loadtests.stack.agent.openai_api import (
     SSE_DONE,
     ChatRequest,
     error_body,
+    mark_cached,
     parse_chat_request,
 )
 from loadtests.stack.agent.telemetry import NO_TELEMETRY, RequestRecord, RequestTelemetry
@@ -67,6 +68,12 @@ class EdgeAgentApp:
     ``X-Edge-Overhead-Ms`` (the rest of the time from handling to the answer's head). A streamed
     answer sends its first token once the upstream answers (``first_token_ms`` instead of the
     upstream latency when set), then one token every 1/``tokens_per_s`` seconds, hit or miss.
+
+    Every answer carries OpenAI's ``usage`` (a stream in its last chunk, when the request asks
+    with ``stream_options.include_usage``); a cache HIT reports all its prompt tokens as
+    ``cached_tokens``, a MISS none. A completion has ``completion_tokens`` tokens, at most the
+    request's ``max_tokens``; exactly ``max_tokens`` when ``honour_max_tokens`` is on and the
+    request gives one.
     """
 
     def __init__(
@@ -81,6 +88,7 @@ class EdgeAgentApp:
         costs: KnownCosts | None = None,
         tokens_per_s: float = DEFAULT_TOKENS_PER_S,
         first_token_ms: float | None = None,
+        honour_max_tokens: bool = False,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
         clock_s: Callable[[], float] = time.perf_counter,
         wall_clock_s: Callable[[], float] = time.time,
@@ -95,6 +103,7 @@ class EdgeAgentApp:
             completion_tokens=completion_tokens,
             tokens_per_s=tokens_per_s,
             first_token_ms=first_token_ms,
+            honour_max_tokens=honour_max_tokens,
             sleep=sleep,
             clock_s=clock_s,
             wall_clock_s=wall_clock_s,
@@ -213,6 +222,8 @@ class EdgeAgentApp:
             ("X-Edge-Provider", provider),
             *self._timing(upstream_s, started_s),
         )
+        if status == "HIT":
+            body = mark_cached(body)
         if chat.stream:
             events = self._stream(body, chat, provider, status, layer, started_s)
             return StreamingResponse(200, events, SSE, headers)
@@ -238,7 +249,7 @@ class EdgeAgentApp:
     ) -> AsyncGenerator[bytes, None]:
         """The provider's paced events, then SSE_DONE; the request is recorded however it ends."""
         try:
-            async for event in self._provider.stream(body):
+            async for event in self._provider.stream(body, chat.include_usage):
                 yield event
             yield SSE_DONE
         finally:

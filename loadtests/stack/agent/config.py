@@ -73,7 +73,12 @@ class AgentConfig:
     cache_max_entries: int = setting(
         10_000, "L1 cache size (entries of about 1 kB)", check=at_least(1)
     )
-    completion_tokens: int = setting(32, "tokens of each completion", check=at_least(1))
+    completion_tokens: int = setting(
+        32, "tokens of each completion (at most the request's max_tokens)", check=at_least(1)
+    )
+    honour_max_tokens: bool = setting(
+        False, "a completion has exactly the request's max_tokens tokens when it gives one"
+    )
     seed: int = setting(1, "seed of the upstream latency draws")
     telemetry: bool = setting(
         False, "export spans, metrics and logs over OTLP/HTTP (needs --otlp-endpoint)"

@@ -57,10 +57,10 @@ class DirectApp:
     async def _complete(self, chat: ChatRequest) -> Response | StreamingResponse:
         body, _ = await self._provider.complete(chat)
         if chat.stream:
-            return StreamingResponse(200, self._events(body), SSE)
+            return StreamingResponse(200, self._events(body, chat.include_usage), SSE)
         return Response(200, body, JSON)
 
-    async def _events(self, body: bytes) -> AsyncGenerator[bytes, None]:
-        async for event in self._provider.stream(body):
+    async def _events(self, body: bytes, include_usage: bool) -> AsyncGenerator[bytes, None]:
+        async for event in self._provider.stream(body, include_usage):
             yield event
         yield SSE_DONE

@@ -58,6 +58,7 @@ def build_app(
         cache=ResponseCache(config.cache_max_entries) if config.cache else None,
         upstream_latency_ms=_latency_sampler(config),
         completion_tokens=config.completion_tokens,
+        honour_max_tokens=config.honour_max_tokens,
         l2=l2,
         telemetry=telemetry,
         costs=costs,
@@ -84,6 +85,7 @@ def build_direct_app(config: AgentConfig) -> DirectApp:
             completion_tokens=config.completion_tokens,
             tokens_per_s=config.stream_tokens_per_s,
             first_token_ms=config.stream_first_token_ms,
+            honour_max_tokens=config.honour_max_tokens,
         )
     )
 

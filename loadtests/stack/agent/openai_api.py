@@ -11,6 +11,7 @@ __all__ = [
     "ChatRequest",
     "StreamEvents",
     "error_body",
+    "mark_cached",
     "parse_chat_request",
     "render_completion",
     "stream_events",
@@ -32,6 +33,7 @@ class ChatRequest:
     messages: list[Any]
     max_tokens: int | None
     stream: bool
+    include_usage: bool = False  # stream_options.include_usage: end the stream with usage
 
     def cache_key(self) -> str:
         """Key of the response cache: model, max_tokens and the canonical JSON of the messages."""
@@ -68,7 +70,13 @@ def parse_chat_request(body: bytes) -> ChatRequest | str:
     stream = data.get("stream", False)
     if not isinstance(stream, bool):
         return "'stream' must be a boolean"
-    return ChatRequest(model, messages, max_tokens, stream)
+    options = data.get("stream_options")
+    if options is not None and not isinstance(options, dict):
+        return "'stream_options' must be an object"
+    include_usage = (options or {}).get("include_usage", False)
+    if not isinstance(include_usage, bool):
+        return "'stream_options.include_usage' must be a boolean"
+    return ChatRequest(model, messages, max_tokens, stream, include_usage)
 
 
 def _prompt_tokens(messages: list[Any]) -> int:
@@ -86,11 +94,23 @@ def _prompt_tokens(messages: list[Any]) -> int:
 
 
 def render_completion(
-    request: ChatRequest, *, completion_tokens: int, completion_id: str, created_s: int
+    request: ChatRequest,
+    *,
+    completion_tokens: int,
+    completion_id: str,
+    created_s: int,
+    honour_max_tokens: bool = False,
 ) -> bytes:
-    """Serialise a chat.completion answering ``request`` with a filler text of n tokens."""
+    """Serialise a chat.completion answering ``request`` with a filler text of n tokens.
+
+    n is ``completion_tokens`` capped by the request's ``max_tokens``; with
+    ``honour_max_tokens``, exactly the request's ``max_tokens`` when it gives one. The usage says
+    ``cached_tokens`` 0: a body is rendered on a miss (``mark_cached`` turns it into a hit's).
+    """
     if request.max_tokens is not None:
-        completion_tokens = min(completion_tokens, request.max_tokens)
+        completion_tokens = (
+            request.max_tokens if honour_max_tokens else min(completion_tokens, request.max_tokens)
+        )
     words = _FILLER_WORDS
     content = " ".join(words[i % len(words)] for i in range(completion_tokens))
     prompt_tokens = _prompt_tokens(request.messages)
@@ -111,10 +131,31 @@ def render_completion(
                 "prompt_tokens": prompt_tokens,
                 "completion_tokens": completion_tokens,
                 "total_tokens": prompt_tokens + completion_tokens,
+                "prompt_tokens_details": {"cached_tokens": 0},
             },
         },
         separators=(",", ":"),
     ).encode()
+
+
+_PROMPT_TOKENS = b'"prompt_tokens":'
+_UNCACHED = b'"prompt_tokens_details":{"cached_tokens":0}}}'
+
+
+def mark_cached(body: bytes) -> bytes:
+    """A ``render_completion`` body as a cache hit answers it: all its prompt tokens cached.
+
+    The stand-in's cache holds whole answers, so a hit served every prompt token from the cache
+    (``cached_tokens`` = ``prompt_tokens``); a miss served none. The usage ends the body, so
+    this is one replacement at its end, cheap enough for every hit.
+    """
+    at = body.rfind(_PROMPT_TOKENS)
+    if at < 0 or not body.endswith(_UNCACHED):
+        return body  # not a body of this version's render_completion: leave it as it is
+    start = at + len(_PROMPT_TOKENS)
+    prompt_tokens = int(body[start : body.index(b",", start)])
+    cached = b'"prompt_tokens_details":{"cached_tokens":%d}}}' % prompt_tokens
+    return body[: -len(_UNCACHED)] + cached
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,15 +163,17 @@ class StreamEvents:
     """A chat.completion as server-sent chat.completion.chunk events (each ends in a blank line).
 
     ``role`` opens the stream, ``tokens`` carry one content token each, ``stop`` has the
-    finish_reason; SSE_DONE follows it.
+    finish_reason; ``usage`` (when asked for) is OpenAI's last chunk, with empty choices and
+    the completion's usage; SSE_DONE follows.
     """
 
     role: bytes
     tokens: tuple[bytes, ...]
     stop: bytes
+    usage: bytes = b""
 
 
-def stream_events(completion: bytes) -> StreamEvents:
+def stream_events(completion: bytes, include_usage: bool = False) -> StreamEvents:
     """Split a ``render_completion`` body into stream events, one per word of its content.
 
     The JSON is compact (``"content":"..."``, no spaces): the harness finds tokens by that text.
@@ -153,10 +196,12 @@ def stream_events(completion: bytes) -> StreamEvents:
     words = data["choices"][0]["message"]["content"].split(" ")
     # OpenAI tokens carry their leading space, so the joined deltas equal the content.
     texts = [words[0], *(f" {word}" for word in words[1:])]
+    usage = json.dumps(data.get("usage"), separators=(",", ":"))
     return StreamEvents(
         role=event('{"role":"assistant"}', "null"),
         tokens=tuple(event(f'{{"content":{json.dumps(text)}}}', "null") for text in texts),
         stop=event("{}", '"stop"'),
+        usage=f'data: {head},"choices":[],"usage":{usage}}}\n\n'.encode() if include_usage else b"",
     )
 
 

@@ -122,6 +122,7 @@ class SimulatedUpstream:
         completion_tokens: int,
         tokens_per_s: float,
         first_token_ms: float | None = None,
+        honour_max_tokens: bool = False,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
         clock_s: Callable[[], float] = time.perf_counter,
         wall_clock_s: Callable[[], float] = time.time,
@@ -130,6 +131,7 @@ class SimulatedUpstream:
         self._completion_tokens = completion_tokens
         self._token_interval_s = 1.0 / tokens_per_s
         self._first_token_ms = first_token_ms
+        self._honour_max_tokens = honour_max_tokens
         self._sleep = sleep
         self._clock_s = clock_s
         self._wall_clock_s = wall_clock_s
@@ -153,12 +155,14 @@ class SimulatedUpstream:
             completion_tokens=self._completion_tokens,
             completion_id=f"chatcmpl-standin{next(self._ids):010d}",
             created_s=int(self._wall_clock_s()),
+            honour_max_tokens=self._honour_max_tokens,
         )
         return body, upstream_s
 
-    async def stream(self, body: bytes) -> AsyncGenerator[bytes, None]:
-        """The completion's events, tokens paced on a fixed schedule from the first one."""
-        events = stream_events(body)
+    async def stream(self, body: bytes, include_usage: bool = False) -> AsyncGenerator[bytes, None]:
+        """The completion's events, tokens paced on a fixed schedule from the first one; its
+        usage in a last chunk when the request asked for it (``stream_options.include_usage``)."""
+        events = stream_events(body, include_usage)
         yield events.role
         first_s = self._clock_s()
         for index, token in enumerate(events.tokens):
@@ -168,3 +172,5 @@ class SimulatedUpstream:
                 await self._sleep(delay_s)
             yield token
         yield events.stop
+        if events.usage:
+            yield events.usage

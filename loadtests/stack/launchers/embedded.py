@@ -76,6 +76,7 @@ def agent_config(
         cache=stand_in.cache,
         cache_max_entries=stand_in.cache_max_entries,
         completion_tokens=stand_in.completion_tokens,
+        honour_max_tokens=stand_in.honour_max_tokens,
         seed=scenario.load.seed,
         telemetry=stand_in.telemetry and exportable,
         otlp_endpoint=otlp_endpoint,

@@ -96,7 +96,9 @@ def test_miss_waits_for_the_upstream_and_hit_is_immediate(slow_agent: AgentProce
     usage = completion["usage"]
     assert usage["completion_tokens"] == 6
     assert usage["total_tokens"] == usage["prompt_tokens"] + usage["completion_tokens"]
-    assert hit.json() == completion
+    cached = {**usage, "prompt_tokens_details": {"cached_tokens": usage["prompt_tokens"]}}
+    assert usage["prompt_tokens_details"] == {"cached_tokens": 0}
+    assert hit.json() == {**completion, "usage": cached}  # the same answer, its prompt cached
 
 
 def test_different_max_tokens_is_a_different_cache_entry(agent: AgentProcess) -> None:

@@ -13,7 +13,7 @@ from prometheus_client import CollectorRegistry
 from loadtests.stack.agent.app import EdgeAgentApp
 from loadtests.stack.agent.costs import KnownCosts, TelemetryCost
 from loadtests.stack.agent.metrics import AgentMetrics
-from loadtests.stack.agent.openai_api import SSE_DONE
+from loadtests.stack.agent.openai_api import SSE_DONE, mark_cached
 from loadtests.stack.agent.upstream import ResponseCache
 from loadtests.stack.http.parser import Request, Response, StreamingResponse
 
@@ -99,7 +99,7 @@ def test_miss_waits_for_the_upstream_then_hit_answers_at_once() -> None:
         "X-Upstream-Time-Ms": "0.000",
         "X-Edge-Overhead-Ms": "0.000",
     }
-    assert hit.body == miss.body
+    assert hit.body == mark_cached(miss.body)  # the same answer, its prompt tokens cached
     assert _sample(metrics, "edge_agent_cache_hits_total") == 1.0
     assert _sample(metrics, "edge_agent_cache_misses_total") == 1.0
     assert _sample(metrics, "edge_agent_cache_entries") == 1.0
@@ -157,6 +157,40 @@ def test_stream_paces_tokens_from_the_first_and_is_counted_when_it_ends() -> Non
     assert dict(hit.headers)["X-Cache-Status"] == "HIT"
     assert len(_events(hit)) == 7
     assert fake.slept_s == [0.02, 0.02, 0.02]
+
+
+def test_usage_in_plain_and_streamed_answers_cached_tokens_on_a_hit() -> None:
+    fake = FakeTime()
+    app, _ = _app(ResponseCache(10), fake, tokens_per_s=50.0)
+    asked = json.dumps({**json.loads(STREAM_BODY), "stream_options": {"include_usage": True}})
+    miss = _events(_answer(app.handle(_request("POST", CHAT, asked))))
+    assert miss[-1] == SSE_DONE and b'"finish_reason":"stop"' in miss[-3]
+    usage = json.loads(miss[-2].removeprefix(b"data: "))
+    assert usage["choices"] == []
+    assert usage["usage"]["completion_tokens"] == 4
+    assert usage["usage"]["prompt_tokens_details"] == {"cached_tokens": 0}
+    prompt_tokens = usage["usage"]["prompt_tokens"]
+    hit = _events(_answer(app.handle(_request("POST", CHAT, asked))))
+    cached = json.loads(hit[-2].removeprefix(b"data: "))["usage"]["prompt_tokens_details"]
+    assert cached == {"cached_tokens": prompt_tokens}
+    unasked = _events(_answer(app.handle(_request("POST", CHAT, STREAM_BODY))))
+    assert not any(b'"usage"' in event for event in unasked)  # only when asked for
+    other = BODY.replace('"hi"', '"hello there"')  # a prompt of its own: a miss first
+    plain_miss = json.loads(_answer(app.handle(_request("POST", CHAT, other))).body)
+    plain_hit = json.loads(_answer(app.handle(_request("POST", CHAT, other))).body)
+    assert plain_miss["usage"]["prompt_tokens_details"] == {"cached_tokens": 0}
+    assert plain_hit["usage"] == {
+        **plain_miss["usage"],
+        "prompt_tokens_details": {"cached_tokens": plain_miss["usage"]["prompt_tokens"]},
+    }
+
+
+def test_honour_max_tokens_streams_exactly_the_requested_tokens() -> None:
+    fake = FakeTime()
+    app, _ = _app(None, fake, honour_max_tokens=True)
+    asked = json.dumps({**json.loads(STREAM_BODY), "max_tokens": 9})
+    events = _events(_answer(app.handle(_request("POST", CHAT, asked))))
+    assert sum(b'"content":' in event for event in events) == 9  # completion_tokens is 4
 
 
 def test_first_token_ms_replaces_the_upstream_latency_of_streams_only() -> None:

@@ -10,6 +10,7 @@ from loadtests.stack.agent.openai_api import (
     SSE_DONE,
     ChatRequest,
     error_body,
+    mark_cached,
     parse_chat_request,
     render_completion,
     stream_events,
@@ -38,6 +39,11 @@ def _parse(payload: object) -> ChatRequest:
         (b'{"model": "m", "messages": [{"role": "u"}], "max_tokens": 0}', "max_tokens"),
         (b'{"model": "m", "messages": [{"role": "u"}], "max_tokens": true}', "max_tokens"),
         (b'{"model": "m", "messages": [{"role": "u"}], "stream": "yes"}', "'stream'"),
+        (b'{"model": "m", "messages": [{"role": "u"}], "stream_options": 1}', "'stream_options'"),
+        (
+            b'{"model": "m", "messages": [{"role": "u"}], "stream_options": {"include_usage": 1}}',
+            "include_usage",
+        ),
     ],
 )
 def test_invalid_requests_explain_the_problem(body: bytes, message: str) -> None:
@@ -111,3 +117,56 @@ def test_stream_events_are_compact_openai_chunks_one_token_each() -> None:
     stop = json.loads(events.stop.removeprefix(b"data: "))
     assert stop["choices"][0] == {"index": 0, "delta": {}, "finish_reason": "stop"}
     assert SSE_DONE == b"data: [DONE]\n\n"
+
+
+def test_honour_max_tokens_gives_exactly_max_tokens_and_otherwise_the_cap_stays() -> None:
+    request = _parse({"model": "m", "messages": MESSAGES, "max_tokens": 300})
+    unset = _parse({"model": "m", "messages": MESSAGES})
+
+    def completion(chat: ChatRequest, honour: bool) -> int:
+        body = render_completion(
+            chat, completion_tokens=32, completion_id="c", created_s=1, honour_max_tokens=honour
+        )
+        data = json.loads(body)
+        assert (
+            len(data["choices"][0]["message"]["content"].split())
+            == data["usage"]["completion_tokens"]
+        )
+        return int(data["usage"]["completion_tokens"])
+
+    assert completion(request, honour=True) == 300
+    assert completion(request, honour=False) == 32  # today's default: the fixed count
+    assert completion(unset, honour=True) == 32  # no max_tokens: the fixed count
+
+
+def test_a_cache_hit_reports_every_prompt_token_as_cached() -> None:
+    request = _parse({"model": "m", "messages": MESSAGES})
+    miss = render_completion(request, completion_tokens=4, completion_id="c", created_s=1)
+    usage = json.loads(miss)["usage"]
+    assert usage["prompt_tokens_details"] == {"cached_tokens": 0}
+    hit = json.loads(mark_cached(miss))
+    assert hit["usage"]["prompt_tokens_details"] == {"cached_tokens": usage["prompt_tokens"]}
+    assert {k: v for k, v in hit["usage"].items() if k != "prompt_tokens_details"} == {
+        k: v for k, v in usage.items() if k != "prompt_tokens_details"
+    }
+    assert mark_cached(b'{"usage":null}') == b'{"usage":null}'  # a foreign body stays as it is
+
+
+def test_stream_ends_with_a_usage_chunk_only_when_asked() -> None:
+    chat = _parse(
+        {
+            "model": "m",
+            "messages": MESSAGES,
+            "stream": True,
+            "stream_options": {"include_usage": True},
+        }
+    )
+    assert chat.include_usage
+    body = render_completion(chat, completion_tokens=3, completion_id="c-2", created_s=7)
+    assert stream_events(body).usage == b""
+    usage_event = stream_events(body, include_usage=True).usage
+    assert usage_event.startswith(b"data: ") and usage_event.endswith(b"}\n\n")
+    chunk = json.loads(usage_event.removeprefix(b"data: "))
+    assert chunk["object"] == "chat.completion.chunk" and chunk["choices"] == []
+    assert chunk["usage"] == json.loads(body)["usage"]
+    assert chunk["usage"]["completion_tokens"] == 3

@@ -22,6 +22,7 @@ AGENT_CHANGES = {
     "cache": False,
     "cache_max_entries": 12,
     "completion_tokens": 5,
+    "honour_max_tokens": True,
     "seed": 42,
     "telemetry": True,
     "otlp_endpoint": "http://127.0.0.1:4318",

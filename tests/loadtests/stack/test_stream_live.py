@@ -14,7 +14,7 @@ import httpx
 import pytest
 
 from loadtests.engine.client import Http1Pool, build_request
-from loadtests.engine.sse import TokenClock
+from loadtests.engine.sse import BodyUsage, TokenClock
 from loadtests.stack.agent.config import AgentConfig
 from loadtests.stack.launchers.launch import AgentProcess, start_agent
 from tests.loadtests.conftest import HANG_S
@@ -152,13 +152,19 @@ def test_the_harness_client_counts_tokens_and_reuses_the_connection(
     headers = {"Content-Type": "application/json"}
     try:
         results = []
-        for body in (_body(uuid.uuid4().hex), _body(uuid.uuid4().hex, max_tokens=4)):
+        usage = {"stream_options": {"include_usage": True}}
+        for body in (_body(uuid.uuid4().hex), _body(uuid.uuid4().hex, max_tokens=4, **usage)):
             raw = build_request("POST", CHAT, host, json.dumps(body).encode(), headers)
             clock = TokenClock(now_us)
             sent_us = now_us()
             response = pool.request(raw, clock.feed)
             results.append((response, clock, sent_us))
             assert len(pool._idle) == 1  # kept alive after the stream
+        plain = BodyUsage()  # the same prompt again, not streamed: a cache hit
+        raw = build_request("POST", CHAT, host, json.dumps({**body, "stream": False}).encode(),
+                            headers)  # fmt: skip
+        assert pool.request(raw, plain.feed).headers["x-cache-status"] == "HIT"
+        plain.finish()
     finally:
         pool.close()
     (response, clock, sent_us), (_, capped, _) = results
@@ -169,6 +175,12 @@ def test_the_harness_client_counts_tokens_and_reuses_the_connection(
     assert last_ms >= UPSTREAM_MS + SPAN_MS  # the server cannot send the last token sooner
     assert 0.5 * SPAN_MS <= last_ms - first_ms <= 1.5 * SPAN_MS
     assert capped.done and capped.tokens == 4  # max_tokens caps the stream
+    # One gap per chunk after the first; they add up to the span. Usage only when asked for.
+    assert len(clock.gaps_us) == TOKENS - 1 and sum(clock.gaps_us) == clock.last_us - clock.first_us
+    assert clock.usage.as_tuple() == (-1, -1, -1)
+    prompt_tokens, completion_tokens, cached_tokens = capped.usage.as_tuple()
+    assert prompt_tokens > 0 and (completion_tokens, cached_tokens) == (4, 0)  # a miss
+    assert plain.usage.as_tuple() == (prompt_tokens, 4, prompt_tokens)  # a hit: all cached
 
 
 def _raw_exchange(agent: AgentProcess, payload: bytes) -> bytes:
