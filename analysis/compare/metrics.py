@@ -1,5 +1,4 @@
-"""The compared metrics: each one's unit, direction and default tolerance, its exact value in a
-run and the per-block units its interval is resampled from.
+"""The compared metrics: unit, direction, default tolerance, exact value and resampled units.
 
 Latency (P50, P95, P99, P99.9) is the response time of every request intended in the judged
 window, from its intended send (as ``summary.json``'s ``latency_ms``); TTFT the same for streamed
