@@ -26,10 +26,13 @@ from analysis.compare.judging import (
 from analysis.compare.metrics import (
     METRIC_NAMES,
     METRICS,
+    MIN_TAIL,
     MetricSpec,
     has_metric,
+    needed_values,
     point_value,
     units_of,
+    values_of,
 )
 from analysis.compare.seconds import RunSeconds, read_seconds, scenario_identity
 from analysis.contract.statuses import EXIT_CANNOT_JUDGE, EXIT_FAIL, EXIT_PASS
@@ -118,6 +121,22 @@ def check_comparable(a: RunData, b: RunData) -> None:
     check_identity(a, b.scenario, str(b.run_dir))
 
 
+def _missing(spec: MetricSpec, a: RunSeconds, b: RunSeconds) -> str:
+    """Why ``spec`` cannot be judged on these runs ("" when it can)."""
+    absent = [side for side, run in (("A", a), ("B", b)) if not has_metric(run, spec)]
+    if absent:
+        return f"{' and '.join(absent)} has no {spec.label} in its window"
+    needed = needed_values(spec)
+    few = [f"{side} has {values_of(run, spec):,}" for side, run in (("A", a), ("B", b))
+           if values_of(run, spec) < needed]  # fmt: skip
+    if few:
+        return (
+            f"too few values for {spec.label}: {' and '.join(few)}; it needs {needed:,} "
+            f"({MIN_TAIL} beyond it)"
+        )
+    return ""
+
+
 def _row(
     spec: MetricSpec,
     a: RunSeconds,
@@ -129,13 +148,11 @@ def _row(
 ) -> MetricComparison:
     va, vb = point_value(a, spec), point_value(b, spec)
     tol = tolerance.of(va)
-    if not (has_metric(a, spec) and has_metric(b, spec)):
-        missing = " and ".join(
-            side for side, run in (("A", a), ("B", b)) if not has_metric(run, spec)
-        )
+    missing = _missing(spec, a, b)
+    if missing:
         return MetricComparison(spec.name, spec.label, spec.unit, va, vb, vb - va, math.nan,
                                 math.nan, tol, tolerance.text, spec.higher_is_worse, NO_DATA,
-                                f"{missing} has no {spec.label} in its window")  # fmt: skip
+                                missing)  # fmt: skip
     interval = delta_interval(
         units_of(a, spec, blocks[0]),
         units_of(b, spec, blocks[1]),

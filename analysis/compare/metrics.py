@@ -37,23 +37,45 @@ class MetricSpec:
         return self.family not in ("latency", "errors", "rate")
 
 
+# Default tolerances: the floors sit above the drift between two runs of the same settings on a
+# busy 2-core machine (200 req/s for 15 s on the stand-in: P50 2.1 ms, P95 2.5 ms, P99 4.9 ms
+# apart, see docs/compare.md), so that such runs come out SAME while +10 ms is still WORSE.
 METRICS = (
-    MetricSpec("latency_p50_ms", "P50", "ms", Tolerance(0.20, 1.0), "latency", Fraction(1, 2)),
-    MetricSpec("latency_p95_ms", "P95", "ms", Tolerance(0.20, 2.0), "latency", Fraction(19, 20)),
-    MetricSpec("latency_p99_ms", "P99", "ms", Tolerance(0.30, 5.0), "latency", Fraction(99, 100)),
+    MetricSpec("latency_p50_ms", "P50", "ms", Tolerance(0.25, 3.0), "latency", Fraction(1, 2)),
+    MetricSpec("latency_p95_ms", "P95", "ms", Tolerance(0.25, 5.0), "latency", Fraction(19, 20)),
+    MetricSpec("latency_p99_ms", "P99", "ms", Tolerance(0.30, 20.0), "latency", Fraction(99, 100)),
     MetricSpec(
-        "latency_p999_ms", "P99.9", "ms", Tolerance(0.50, 10.0), "latency", Fraction(999, 1000)
+        "latency_p999_ms", "P99.9", "ms", Tolerance(0.50, 50.0), "latency", Fraction(999, 1000)
     ),
     MetricSpec("error_rate", "error rate", "%", Tolerance(0.0, 0.5), "errors"),
     MetricSpec(
         "request_rate_rps", "rate", "req/s", Tolerance(0.05, 1.0), "rate", higher_is_worse=False
     ),
-    MetricSpec("ttft_p50_ms", "TTFT P50", "ms", Tolerance(0.20, 2.0), "ttft", Fraction(1, 2)),
-    MetricSpec("ttft_p95_ms", "TTFT P95", "ms", Tolerance(0.30, 5.0), "ttft", Fraction(19, 20)),
+    MetricSpec("ttft_p50_ms", "TTFT P50", "ms", Tolerance(0.25, 3.0), "ttft", Fraction(1, 2)),
+    MetricSpec("ttft_p95_ms", "TTFT P95", "ms", Tolerance(0.25, 5.0), "ttft", Fraction(19, 20)),
     MetricSpec("memory_mean_bytes", "memory", "bytes", Tolerance(0.10, 20e6), "memory_bytes"),
     MetricSpec("cpu_mean_percent", "CPU", "%", Tolerance(0.25, 10.0), "cpu_percent"),
 )
 METRIC_NAMES = tuple(m.name for m in METRICS)
+# A quantile is judged only when each run has this many values beyond it: the bootstrap of a
+# quantile that rests on fewer (P99.9 of 3,000 requests rests on 3) is not an interval.
+MIN_TAIL = 10
+
+
+def needed_values(spec: MetricSpec) -> int:
+    """The values a run needs for ``spec`` to be judged (MIN_TAIL beyond a quantile, else 1)."""
+    if spec.quantile is None or spec.quantile == 1:
+        return 1
+    return math.ceil(MIN_TAIL / (1 - spec.quantile))
+
+
+def values_of(run: RunSeconds, spec: MetricSpec) -> int:
+    """How many values the run has for ``spec``: requests, streamed requests or server points."""
+    if spec.family in ("latency", "ttft"):
+        return _distribution(run, spec).count
+    if spec.family in ("errors", "rate"):
+        return int(run.requests.sum())
+    return len(run.server.get(spec.family, ((), ()))[1])
 
 
 def exact_quantile_ms(distribution: Distribution, q: Fraction) -> float:
@@ -67,11 +89,7 @@ def exact_quantile_ms(distribution: Distribution, q: Fraction) -> float:
 
 
 def has_metric(run: RunSeconds, spec: MetricSpec) -> bool:
-    if spec.family in ("latency", "ttft"):
-        return _distribution(run, spec).count > 0
-    if spec.family in ("errors", "rate"):
-        return bool(run.requests.sum())
-    return spec.family in run.server
+    return values_of(run, spec) > 0
 
 
 def _distribution(run: RunSeconds, spec: MetricSpec) -> Distribution:
@@ -130,9 +148,12 @@ def units_of(run: RunSeconds, spec: MetricSpec, block_s: int) -> Units:
 __all__ = [
     "METRICS",
     "METRIC_NAMES",
+    "MIN_TAIL",
     "MetricSpec",
     "exact_quantile_ms",
     "has_metric",
+    "needed_values",
     "point_value",
     "units_of",
+    "values_of",
 ]

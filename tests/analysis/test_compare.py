@@ -71,6 +71,11 @@ def test_a_wider_tolerance_turns_worse_into_same(runs):
     assert rows["latency_p50_ms"].tolerance_text == "500%"
 
 
+def test_a_quantile_with_too_few_values_beyond_it_is_not_judged(runs):
+    row = _rows(compare_runs(runs["a"], runs["slow"]))["latency_p999_ms"]
+    assert row.verdict == NO_DATA and "A has 7,500 and B has 7,500; it needs 10,000" in row.reason
+
+
 def test_unknown_tolerance_metrics_are_refused():
     with pytest.raises(ToleranceError, match="unknown metric 'p99'"):
         parse_tolerances(["p99=10%"])
@@ -105,11 +110,14 @@ def test_ttft_is_compared_only_where_a_run_streams(runs, tmp_path):
 def test_the_fixture_run_against_itself_is_never_worse_or_better():
     comparison = compare_runs(FIXTURE_RUN, FIXTURE_RUN)
     rows = _rows(comparison)
-    assert {row.verdict for row in comparison.rows} <= {SAME, INCONCLUSIVE}
+    assert {row.verdict for row in comparison.rows} <= {SAME, INCONCLUSIVE, NO_DATA}
     assert rows["latency_p50_ms"].verdict == SAME
     # a run of 100 req/s with 0.6 % errors cannot pin its error rate to ±0.5 points
     assert rows["error_rate"].verdict == INCONCLUSIVE
-    assert all(row.delta == 0 and row.low <= 0 <= row.high for row in comparison.rows)
+    # 350 requests: P99 and P99.9 rest on 3 and 0 values beyond them
+    assert rows["latency_p99_ms"].verdict == rows["latency_p999_ms"].verdict == NO_DATA
+    judged = [row for row in comparison.rows if row.verdict != NO_DATA]
+    assert all(row.delta == 0 and row.low <= 0 <= row.high for row in judged)
 
 
 def test_outputs_are_written(runs, tmp_path):
