@@ -152,6 +152,8 @@ def render_summary_md(comparison: Comparison) -> str:
     for r in comparison.rows:
         cells = _cells(r)
         cells[-1] = f"{ICONS.get(r.verdict, '')} {r.verdict}"
+        if r.verdict == NO_DATA:
+            cells[-1] += f": {r.reason}"
         lines.append("| " + " | ".join(md(c) for c in cells) + " |")
     lines += ["", md(_method(comparison)), ""]
     return "\n".join(lines)
