@@ -164,7 +164,7 @@ def delta_interval(
 
     With ``exact_delta`` (B − A from the raw values), the resampled deltas are shifted by the
     difference between it and the delta of the whole runs on the bins, so that rounding to
-    0.1 % bins cannot leave the exact delta outside its own interval.
+    0.1 % bins cannot move the interval away from the exact delta.
     """
     n = min(a.blocks, b.blocks)
     if n < 2:
