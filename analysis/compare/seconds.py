@@ -28,6 +28,9 @@ from analysis.reading.rundir import RunData
 
 SERVER_METRICS = ("memory_bytes", "cpu_percent")
 _KEY_BITS = 20  # key = second << 20 | bin; a bin index stays under 2**15 up to 1000 s
+# The load's shape: what is offered, when. Concurrency cap, timeout, workers and placement are
+# how the generator runs, not what it offers, and may differ between compared runs.
+LOAD_SHAPE_KEYS = ("rate_rps", "arrival", "burstiness", "ramp", "duration", "stages")
 
 
 class _PairCounts:
@@ -168,10 +171,6 @@ def scenario_identity(scenario: dict[str, Any]) -> dict[str, Any]:
     shape = {k: load.get(k) for k in LOAD_SHAPE_KEYS if load.get(k) is not None}
     return {"name": scenario.get("name"), "load": shape}
 
-
-# The load's shape: what is offered, when. Concurrency cap, timeout, workers and placement are
-# how the generator runs, not what it offers, and may differ between compared runs.
-LOAD_SHAPE_KEYS = ("rate_rps", "arrival", "burstiness", "ramp", "duration", "stages")
 
 __all__ = [
     "LOAD_SHAPE_KEYS",
