@@ -17,6 +17,8 @@ CI_SCENARIO ?= week1-baseline
 CI_RATE ?= 200
 CI_DURATION ?= 20s
 CI_RAMP ?= 5s
+# make ci-perf BASELINE=dir: also compare the run with that run directory (WORSE fails the job)
+BASELINE ?=
 
 RUN_ARGS = $(if $(TARGET),--host $(TARGET)) $(if $(PROMETHEUS),--prometheus $(PROMETHEUS)) \
 	$(if $(RATE),--rate $(RATE)) $(if $(DURATION),--duration $(DURATION)) \
@@ -33,6 +35,7 @@ help:
 	@echo "make check     formatter, linter and type checker"
 	@echo "make bench     the harness beside hey on a fast loopback target"
 	@echo "make ci-perf   short headless run for CI (CI_RATE=200 CI_DURATION=20s) into REPORTS_DIR"
+	@echo "               BASELINE=dir also compares it with that run (edgeperf compare)"
 	@echo "make report-shot  PNG screenshots of the latest report (light, dark) and the index"
 
 $(STAMP): pyproject.toml
@@ -120,7 +123,8 @@ overhead-bench: setup
 
 ci-perf: setup
 	@code=0; $(BIN)/edgeperf run $(CI_SCENARIO_FILE) --rate $(CI_RATE) --duration $(CI_DURATION) \
-		--ramp $(CI_RAMP) --out $(REPORTS_DIR) --quiet || code=$$?; \
+		--ramp $(CI_RAMP) --out $(REPORTS_DIR) --quiet $(if $(BASELINE),--baseline $(BASELINE)) \
+		|| code=$$?; \
 	echo "edgeperf: exit code $$code (0 pass, 1 fail, 2 cannot judge, 130 interrupted)"; \
 	exit $$code
 

@@ -46,6 +46,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--out", type=Path, default=Path("reports"), help="where run folders go")
     run.add_argument("--quiet", action="store_true", help="no progress line")
+    run.add_argument(
+        "--baseline",
+        type=Path,
+        help="compare the run with this run directory afterwards; WORSE makes the exit code 1",
+    )
     _add_master_options(run)
     overhead = sub.add_parser(
         "overhead", help="interleaved baseline/treatment runs judged on the scenario's budgets"
@@ -74,7 +79,26 @@ def _parser() -> argparse.ArgumentParser:
     analyze.add_argument("run_dir", type=Path)
     _add_stack_parser(sub)
     _add_worker_parser(sub)
+    _add_compare_parser(sub)
     return parser
+
+
+def _add_compare_parser(sub: argparse._SubParsersAction) -> None:
+    compare = sub.add_parser(
+        "compare", help="two runs of one scenario side by side: BETTER, SAME, WORSE per metric"
+    )
+    compare.add_argument("run_a", type=Path, help="the baseline run directory (A)")
+    compare.add_argument("run_b", type=Path, help="the run directory judged against it (B)")
+    compare.add_argument(
+        "--tolerance",
+        action="append",
+        default=[],
+        metavar="METRIC=VALUE",
+        help="override a metric's tolerance: 10%% (of A), 2 (in its unit) or 10%%,2; repeatable",
+    )
+    compare.add_argument(
+        "--out", type=Path, default=Path("reports"), help="where the compare folder goes"
+    )
 
 
 def _add_master_options(run: argparse.ArgumentParser) -> None:
@@ -192,6 +216,10 @@ def _run(args: argparse.Namespace) -> int:
         expect_workers=args.expect_workers,
         expect_workers_max_wait_s=args.expect_workers_max_wait,
     )
+    if args.baseline is not None:
+        from loadtests.experiments.baseline import execute_with_baseline
+
+        return execute_with_baseline(options, args.baseline)
     return execute(options)
 
 
@@ -294,6 +322,17 @@ def _analyze(args: argparse.Namespace) -> int:
     return analysis.exit_code
 
 
+def _compare(args: argparse.Namespace) -> int:
+    from analysis.compare.comparison import parse_tolerances
+    from analysis.compare.outputs import REPORT_FILE, compare_and_write, format_comparison
+
+    tolerances = parse_tolerances(args.tolerance)
+    comparison, folder = compare_and_write(args.run_a, args.run_b, tolerances, args.out)
+    print(format_comparison(comparison))
+    print(f"report: {folder / REPORT_FILE}")
+    return comparison.exit_code
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
@@ -307,6 +346,8 @@ def main(argv: list[str] | None = None) -> int:
             return _gateway(args)
         if args.command == "worker":
             return _worker(args)
+        if args.command == "compare":
+            return _compare(args)
         return _analyze(args)
     except Interrupted as exc:  # Ctrl-C before the load: says when, and that nothing ran
         print(f"edgeperf: {exc}", file=sys.stderr)

@@ -72,7 +72,7 @@ class BudgetVerdict:
     pairs_to_resolve: int | None = None
 
 
-def _expanded_alpha(n: int, confidence: float) -> float:
+def expanded_alpha(n: int, confidence: float) -> float:
     """Tail level for the percentile bootstrap that matches a t interval with n − 1 df."""
     alpha = 1 - confidence
     t = special.stdtrit(n - 1, 1 - alpha / 2)
@@ -94,7 +94,7 @@ def paired_delta(
         raise ValueError(f"{metric}: need at least 2 complete pairs, have {n}")
     rng = np.random.default_rng(seed)
     means = deltas[rng.integers(0, n, size=(BOOTSTRAP_RESAMPLES, n))].mean(axis=1)
-    alpha = _expanded_alpha(n, confidence)
+    alpha = expanded_alpha(n, confidence)
     boot_low, boot_high = np.quantile(means, [alpha / 2, 1 - alpha / 2])
     t_half = special.stdtrit(n - 1, (1 + confidence) / 2) * deltas.std(ddof=1) / math.sqrt(n)
     low = min(float(boot_low), deltas.mean() - t_half)
@@ -333,6 +333,7 @@ __all__ = [
     "aa_excludes_zero",
     "calibration_status",
     "deltas_from_runs",
+    "expanded_alpha",
     "judge_budget",
     "judge_calibration",
     "mde_for",
