@@ -10,13 +10,17 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from analysis.compare.comparison import check_identity
 from analysis.compare.judging import Tolerance
 from analysis.compare.outputs import REPORT_FILE, compare_and_write, format_comparison
 from analysis.contract.statuses import EXIT_CANNOT_JUDGE, EXIT_FAIL, EXIT_INTERRUPTED, EXIT_PASS
 from analysis.reading.rundir import open_run
-from loadtests.experiments.run import RunOptions, run_scenario
+from loadtests.config.scenario import Scenario
+
+if TYPE_CHECKING:
+    from loadtests.experiments.run import RunOptions
 
 
 def fold_exit_codes(run_code: int, compare_code: int) -> int:
@@ -30,16 +34,19 @@ def fold_exit_codes(run_code: int, compare_code: int) -> int:
     return EXIT_PASS
 
 
-def check_baseline(baseline: Path, options: RunOptions) -> None:
+def check_baseline(baseline: Path, scenario: Scenario) -> None:
     """Raise (exit 2) unless ``baseline`` is a run directory of this scenario and load shape."""
-    check_identity(open_run(baseline), options.scenario.model_dump(mode="json"), "this run")
+    check_identity(open_run(baseline), scenario.model_dump(mode="json"), "this run")
 
 
 def execute_with_baseline(
     options: RunOptions, baseline: Path, tolerances: Mapping[str, Tolerance] | None = None
 ) -> int:
     """Check the baseline, run, compare the run with it; the folded exit code."""
-    check_baseline(baseline, options)
+    # The load engine (Locust, gevent's patching) is imported only when a run is really made.
+    from loadtests.experiments.run import run_scenario
+
+    check_baseline(baseline, options.scenario)
     outcome = run_scenario(options)
     if outcome.exit_code == EXIT_INTERRUPTED:
         return outcome.exit_code

@@ -11,7 +11,6 @@ from analysis.reading.synthetic import SyntheticRun, write_synthetic_run
 from loadtests.cli import main
 from loadtests.config.scenario import load_scenario
 from loadtests.experiments.baseline import check_baseline, fold_exit_codes
-from loadtests.experiments.run import RunOptions
 
 
 @pytest.fixture(scope="module")
@@ -45,11 +44,10 @@ def test_compare_refuses_other_scenarios_and_bad_input_in_one_sentence(runs, tmp
 
 
 def test_a_baseline_of_another_scenario_or_rate_is_refused_before_the_run(runs, tmp_path):
-    health = RunOptions(load_scenario("scenarios/health.yaml"), tmp_path)
+    health = load_scenario("scenarios/health.yaml")
     with pytest.raises(CompareRefused, match=r"different scenarios \(synthetic and health\)"):
         check_baseline(runs["a"], health)
-    week1 = RunOptions(load_scenario("scenarios/week1-baseline.yaml", {"load.rate_rps": 200}),
-                       tmp_path)  # fmt: skip
+    week1 = load_scenario("scenarios/week1-baseline.yaml", {"load.rate_rps": 200})
     with pytest.raises(CompareRefused, match="different scenarios"):
         check_baseline(runs["a"], week1)
     with pytest.raises(RunDirError, match="run directory not found"):
