@@ -29,8 +29,8 @@ import gevent.monkey
 
 from loadtests.engine.client import ConnectionClosed, Http1Pool, HttpProtocolError
 from loadtests.engine.clocksync import Clock
-from loadtests.engine.mix import RequestMix
-from loadtests.engine.pacing import Schedule
+from loadtests.engine.mix import Mix
+from loadtests.engine.pacing import Arrivals
 from loadtests.engine.sse import TokenClock
 from loadtests.recording.samples import COLUMNS, Columns
 
@@ -118,9 +118,9 @@ class OpenModelGenerator:
         self,
         *,
         base_url: str,
-        schedule: Schedule,
+        schedule: Arrivals,
         start_epoch_us: int,
-        mix: RequestMix,
+        mix: Mix,
         max_concurrency: int,
         timeout_s: float,
         worker_index: int,
@@ -195,11 +195,12 @@ class OpenModelGenerator:
             if intended_us is None:
                 self._end_schedule()
                 return
+            index = self.stats.scheduled  # the arrival's place in the schedule: its request
             self.stats.scheduled += 1
             if intended_us < oldest_us:
                 self._not_sent(intended_us)
                 continue
-            self._in_flight.add(gevent.spawn_raw(self._send, intended_us))
+            self._in_flight.add(gevent.spawn_raw(self._send, intended_us, index))
         if len(self._in_flight) > self.stats.max_in_flight:
             self.stats.max_in_flight = len(self._in_flight)
         if due and due[-1] is None:  # the schedule is over: what still waits is not sent
@@ -223,8 +224,8 @@ class OpenModelGenerator:
         second = str(max(0, intended_us - self._start_epoch_us) // 1_000_000)
         self.stats.not_sent_by_s[second] = self.stats.not_sent_by_s.get(second, 0) + 1
 
-    def _send(self, intended_us: int) -> None:
-        req = self._mix.next()
+    def _send(self, intended_us: int, index: int) -> None:
+        req = self._mix.request_for(index)
         status, nbytes, cache, error, ttfb_us, connect_us = 0, 0, "", "", -1, -1
         upstream_us = overhead_us = -1
         now = self._clock.now_us

@@ -7,12 +7,13 @@ import os
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from loadtests.config.scenario import ChatSpec, RequestKind, Scenario
 from loadtests.engine.client import build_request
 from loadtests.errors import ScenarioError
 
-_WORDS = (
+PROMPT_WORDS = (
     "latency cache proxy token model route provider edge stream budget metric trace span "
     "summarise explain compare translate list outline draft review the a of for with about "
     "network memory request response retry failover region shard queue batch window policy"
@@ -34,7 +35,7 @@ class PlannedRequest:
 
 def _prompt(rng: random.Random, words: tuple[int, int], tag: str) -> str:
     n = rng.randint(words[0], max(words[0], words[1]))
-    return " ".join(rng.choice(_WORDS) for _ in range(n)) + f" [{tag}]"
+    return " ".join(rng.choice(PROMPT_WORDS) for _ in range(n)) + f" [{tag}]"
 
 
 def _chat_body(model: str, prompt: str, spec: ChatSpec) -> bytes:
@@ -138,6 +139,10 @@ class RequestMix:
             tag = f"{k.kind}-w{worker_index}-s{seed}"
             self._chat[k.kind] = _ChatSource(k.chat, self._rng, tag, encode, k.kind)
 
+    def request_for(self, index: int) -> PlannedRequest:
+        """The request of arrival ``index``: a fresh draw (the synthetic mix needs no index)."""
+        return self.next()
+
     def next(self) -> PlannedRequest:
         r = self._rng.random()
         kind = self._kinds[-1]
@@ -152,4 +157,10 @@ class RequestMix:
         return PlannedRequest(kind.kind, kind.method, model, raw, source.stream)
 
 
-__all__ = ["JSON_HEADERS", "PlannedRequest", "RequestMix"]
+class Mix(Protocol):
+    """What the generator asks of a mix: the request of each arrival, by its index."""
+
+    def request_for(self, index: int) -> PlannedRequest: ...
+
+
+__all__ = ["JSON_HEADERS", "PROMPT_WORDS", "Mix", "PlannedRequest", "RequestMix"]
