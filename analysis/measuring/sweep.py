@@ -18,6 +18,7 @@ from analysis.measuring.client import Window, failed_mask, tally_client
 from analysis.measuring.goodput import Slo, tally_goodput
 from analysis.measuring.outages import Outage, OutageFinder
 from analysis.measuring.proxytime import tally_proxy_time
+from analysis.measuring.replay import tally_replay
 from analysis.measuring.stalls import LateRuns
 from analysis.measuring.streaming import per_request, streamed_mask, tally_streaming
 from analysis.measuring.tally import Tally
@@ -39,6 +40,7 @@ class SweepPlan:
     spike_ranges: list[tuple[int, int]] = field(default_factory=list)
     stream_kinds: frozenset[str] = frozenset()
     slo: Slo = field(default_factory=Slo)
+    replay: bool = False  # a trace replay: tally every row's lag against the trace
 
 
 @dataclass(frozen=True, eq=False)
@@ -72,6 +74,8 @@ def sweep(source: Samples, span: SampleSpan, plan: SweepPlan) -> Swept:
         tally_proxy_time(block, window, figures["streamed"].to_numpy(), t)
         tally_cache(block, window, figures["ttft_us"].to_numpy(), t)
         tally_stages(block, plan.stages, t)
+        if plan.replay:
+            tally_replay(block, t)
         for tally in [seconds, *spikes.values()]:
             if tally is not None:
                 tally.add(block, failed)
