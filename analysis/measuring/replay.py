@@ -1,5 +1,4 @@
-"""Replay fidelity of a trace run: how late each row left against the trace's own time, and
-which rows of the file were never sent, and why.
+"""Replay fidelity of a trace run: each row's send lag against the trace, rows skipped and why.
 
 A row's intended time is its trace time after the window and the speed-up (metadata.json
 ``load.trace``; see loadtests/config/replay.py), so its send lag ``sent_us - intended_us`` is the

@@ -1,5 +1,4 @@
-"""The report's "Replay fidelity" table of a trace run, from summary.json: send lag against the
-trace's own timestamps and every row of the file, sent or skipped and why.
+"""The report's "Replay fidelity" table from summary.json: send lag, rows sent and skipped.
 
 Pure: ``replay_sections(result)`` gives ``extra_sections`` entries of
 ``analysis.outputs.report.build_view`` (title, caption, head, rows; strings only).

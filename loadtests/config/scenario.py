@@ -395,14 +395,17 @@ def _location(loc: tuple[int | str, ...]) -> str:
     return ".".join(str(p) for p in loc) or "(top level)"
 
 
-def _trace_beside(data: dict[str, Any], path: Path) -> None:
-    """A relative load.trace.file names a file beside the scenario, if there is one there."""
+def _trace_beside(data: dict[str, Any], path: Path) -> dict[str, Any] | None:
+    """The load.trace mapping, if any; a relative file in it names a file beside the scenario
+    when there is one there (else one from the current directory)."""
     trace = (data.get("load") or {}).get("trace")
-    if not isinstance(trace, dict) or not isinstance(trace.get("file"), str):
-        return
-    beside = path.parent / trace["file"]
-    if not Path(trace["file"]).is_absolute() and beside.is_file():
-        trace["file"] = str(beside)
+    if not isinstance(trace, dict):
+        return None
+    if isinstance(trace.get("file"), str):
+        beside = path.parent / trace["file"]
+        if not Path(trace["file"]).is_absolute() and beside.is_file():
+            trace["file"] = str(beside)
+    return trace
 
 
 def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> Scenario:
@@ -431,8 +434,11 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
     if not isinstance(data, dict):
         raise ScenarioError(f"{path}: expected a mapping at the top level")
     written_rate = (data.get("load") or {}).get("rate_rps")
-    _trace_beside(data, path)
+    trace = _trace_beside(data, path)
     for dotted, value in (overrides or {}).items():
+        if value is not None and trace is not None and dotted == "load.rate_rps":
+            trace.pop("speedup", None)  # --rate on a replay: the trace's mean rate
+            dotted = "load.trace.rate_rps"
         if value is not None:
             _set_path(data, dotted, value)
     try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import asdict, dataclass
 from urllib.parse import urlsplit
 
@@ -11,6 +12,8 @@ from loadtests.config.scenario import Scenario
 from loadtests.engine.mix import Mix, RequestMix
 from loadtests.engine.pacing import Arrivals, Schedule, spans_from_stages
 from loadtests.engine.tracemix import TraceMix, TraceSchedule, trace_encoder
+
+PREBUILD_MARGIN_S = 0.15  # a trace's requests are built until this long before the start
 
 
 @dataclass(frozen=True)
@@ -54,7 +57,9 @@ class Plan:
         kind = scenario.trace_kind()
         rows = timeline.share(worker_index, self.worker_count)[1]
         encode = trace_encoder(kind, host_header, headers)
-        return TraceMix(timeline, kind, trace.block_tokens, rows, encode)
+        # Build requests ahead while the schedule has not started, with a margin to spare.
+        ahead_s = self.start_epoch_us / 1e6 - time.time() - PREBUILD_MARGIN_S
+        return TraceMix(timeline, kind, trace.block_tokens, rows, encode, max(0.0, ahead_s))
 
     def rate_share_rps(self) -> float:
         """This process's share of the scenario's (steady) rate."""

@@ -26,10 +26,9 @@ from loadtests.engine.client import build_request
 from loadtests.engine.mix import JSON_HEADERS, PROMPT_WORDS, PlannedRequest
 
 _FILLER = random.Random(20).choices(PROMPT_WORDS, k=8192)
-# Requests built before the load: at most this many bytes and this long (the schedule starts
-# 0.5 s after the plan is made); the rest are built as they are due, tens of µs each.
+# Requests built before the load: at most this many bytes, and only until shortly before the
+# schedule starts; the rest are built as they are due, tens of µs each.
 PREBUILD_BYTES = 64 * 2**20
-PREBUILD_S = 0.2
 
 
 @functools.lru_cache(maxsize=8192)
@@ -60,7 +59,8 @@ def synthesise_prompt(trace: Trace, row: int, block_tokens: int) -> str:
 
 
 class TraceMix:
-    """The requests of one worker's arrivals, in order; built before the load up to a budget."""
+    """The requests of one worker's arrivals, in order; built for ``prebuild_s`` before the load
+    (at most ``prebuild_bytes``), the rest as they are due."""
 
     def __init__(
         self,
@@ -69,6 +69,7 @@ class TraceMix:
         block_tokens: int,
         rows: np.ndarray,
         encode: Callable[[bytes], bytes],
+        prebuild_s: float = 0.0,
         prebuild_bytes: int = PREBUILD_BYTES,
     ) -> None:
         assert kind.chat is not None
@@ -81,13 +82,18 @@ class TraceMix:
         self._weights = [kind.chat.models[m] for m in self._models]
         self._stream = kind.chat.stream
         self._built: list[PlannedRequest | None] = []
-        size, deadline = 0, time.monotonic() + PREBUILD_S
+        size, deadline = 0, time.monotonic() + prebuild_s
         for index in range(len(rows)):
             if size >= prebuild_bytes or time.monotonic() > deadline:
                 break
             request = self.build(index)
             size += len(request.raw)
             self._built.append(request)
+
+    @property
+    def prebuilt(self) -> int:
+        """How many arrivals' requests were built before the load."""
+        return len(self._built)
 
     def build(self, index: int) -> PlannedRequest:
         """The request of this worker's arrival ``index`` (trace row ``rows[index]``)."""

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 
 from loadtests.config.replay import TraceSpec, build_timeline, timeline_for
-from loadtests.config.scenario import Scenario
+from loadtests.config.scenario import Scenario, load_scenario
 from loadtests.config.tracefiles import TraceFileError, read_trace
 from loadtests.engine.plan import Plan
 from loadtests.engine.tracemix import synthesise_prompt
@@ -187,3 +189,24 @@ def test_the_timeline_is_read_once_while_the_file_is_unchanged(trace_file):
     trace_file.write_text(trace_file.read_text() + json.dumps({"timestamp": 9000,
                           "input_length": 1, "output_length": 1}) + "\n")  # fmt: skip
     assert len(timeline_for(spec).rows) == len(first.rows) + 1
+
+
+def test_requests_are_built_ahead_only_while_the_schedule_has_not_started(trace_file):
+    scenario = _scenario(trace_file).model_dump(mode="json")
+    later = Plan("http://127.0.0.1:9", scenario, int((time.time() + 2) * 1e6), worker_count=1)
+    mix = later.mix(0, {})
+    assert mix.prebuilt == 3
+    assert json.loads(mix.request_for(2).raw.split(b"\r\n\r\n")[1])["max_tokens"] == 3
+    started = Plan("http://127.0.0.1:9", scenario, int(time.time() * 1e6), worker_count=1)
+    assert started.mix(0, {}).prebuilt == 0
+
+
+def test_the_rate_override_of_a_replay_sets_the_traces_mean_rate(tmp_path, trace_file):
+    path = tmp_path / "replay.yaml"
+    scenario = _scenario(trace_file, speedup=2).model_dump(mode="json")
+    scenario["load"]["trace"]["file"] = trace_file.name  # relative: beside the scenario
+    path.write_text(yaml.safe_dump(scenario))
+    loaded = load_scenario(path, {"load.rate_rps": 12.0})
+    assert loaded.load.trace is not None and loaded.load.trace.file == str(trace_file)
+    assert loaded.load.trace.speedup is None and loaded.load.trace.rate_rps == 12.0
+    assert loaded.load.steady_rate_rps() == pytest.approx(12.0)
