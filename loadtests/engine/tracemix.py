@@ -131,7 +131,8 @@ class TraceSchedule:
         self._offsets = offsets_us
 
     def offsets_us(self) -> Iterator[int]:
-        return (int(offset) for offset in self._offsets)
+        # Python ints in one go: the timer thread then only iterates a list.
+        return iter(self._offsets.tolist())
 
 
 def trace_encoder(
