@@ -33,6 +33,7 @@ from analysis.judging.verdicts import (
 from analysis.measuring.client import client_from, judged_window, not_sent_in
 from analysis.measuring.interrupted import ran_window, unjudged
 from analysis.measuring.llm import llm_from, llm_summary, llm_verdict_measurements, run_slo
+from analysis.measuring.replay import replay_from
 from analysis.measuring.serverside import measure_server
 from analysis.measuring.sessions import sessions_from, sessions_summary
 from analysis.measuring.stalls import stall_summary, stall_warnings, stalls_of
@@ -47,6 +48,7 @@ from analysis.outputs.formatting import format_value
 from analysis.outputs.memorychart import memory_fit
 from analysis.outputs.otlp_sections import otlp_sections
 from analysis.outputs.redact import Redactor, env_secrets
+from analysis.outputs.replay_sections import replay_sections
 from analysis.outputs.report import build_view, render_report, write_report
 from analysis.outputs.session_sections import session_sections
 from analysis.outputs.shape_sections import shape_sections
@@ -102,6 +104,7 @@ def analyze(run: RunData, redactor: Redactor | None = None) -> RunAnalysis:
         spike_ranges(stages_from(Tally(), stage_plan, criteria)),
         stream_kinds(run.scenario),
         slo,
+        replay="trace" in load,
     )
     swept = sweep(source, span, plan)
     client = client_from(swept.tally, window, not_sent_in(run.metadata, window))
@@ -125,6 +128,9 @@ def analyze(run: RunData, redactor: Redactor | None = None) -> RunAnalysis:
     extra["outages"] = [asdict(o) for o in outages]
     extra |= stall_summary(stalls, attribution, origin_us)
     extra |= sessions_summary(sessions_from(swept.tally))
+    replay = replay_from(swept.tally, run.metadata)
+    if replay is not None:
+        extra["replay"] = replay.as_dict()
     summary = redactor.data(build_summary(run, client, server, verdicts, status, warnings, extra))
     result = RunResult.from_dict(summary, exact=True)  # a mismatch with the model raises
     charts = chart_inputs(run, window, redactor, stalls, swept)
@@ -177,6 +183,7 @@ def write_outputs(run_dir: Path | str, analysis: RunAnalysis) -> list[Path]:
         regressions=found,
         index_href=index_href,
         extra_sections=shape_sections(analysis.result)
+        + replay_sections(analysis.result)
         + otlp_sections(analysis.result)
         + session_sections(analysis.result),
     )

@@ -27,7 +27,9 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("scenario", type=Path, help="scenario YAML file (see scenarios/)")
     run.add_argument("--host", help="target base URL; default: the embedded stand-in stack")
     run.add_argument("--prometheus", help="Prometheus URL for server-side series")
-    run.add_argument("--rate", type=float, help="override load.rate_rps (req/s)")
+    run.add_argument(
+        "--rate", type=float, help="override load.rate_rps (req/s); of a trace: its mean rate"
+    )
     run.add_argument("--duration", help="override load.duration, the steady part (e.g. 20s)")
     run.add_argument("--ramp", help="override load.ramp (e.g. 5s)")
     run.add_argument("--workers", type=int, help="local Locust worker processes (0: in-process)")

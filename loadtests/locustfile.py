@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 from typing import Any
-from urllib.parse import urlsplit
 
 import gevent
 from locust import User, events, task
@@ -26,7 +25,7 @@ from loadtests.config.scenario import load_scenario
 from loadtests.engine import workerlink
 from loadtests.engine.clocksync import Clock, estimate_offset, wall_ns
 from loadtests.engine.generator import OpenModelGenerator
-from loadtests.engine.mix import RequestMix, request_headers
+from loadtests.engine.mix import request_headers
 from loadtests.engine.plan import Plan
 
 # Kept here as well: the names Locust users and older code know.
@@ -134,19 +133,13 @@ def _run_generator(environment) -> None:
     _log.info(
         "edgeperf: process %d of %d sends %g req/s, its share of %s's %g req/s, to %s",
         worker_index + 1, plan.worker_count, plan.rate_share_rps(), scenario.name,
-        scenario.load.rate_rps, plan.base_url,
+        scenario.load.steady_rate_rps(), plan.base_url,
     )  # fmt: skip
     generator = OpenModelGenerator(
         base_url=plan.base_url,
         schedule=plan.schedule(worker_index),
         start_epoch_us=plan.start_epoch_us,
-        mix=RequestMix(
-            scenario.requests,
-            scenario.load.seed,
-            worker_index,
-            host_header=urlsplit(plan.base_url).netloc,
-            headers=request_headers(scenario),
-        ),
+        mix=plan.mix(worker_index, request_headers(scenario)),
         max_concurrency=plan.per_worker_concurrency(),
         timeout_s=scenario.load.timeout,
         worker_index=worker_index,
@@ -190,7 +183,7 @@ def _start(environment, **_kw) -> None:
                 environment.parsed_options.edgeperf_plan = plan.to_json()
                 _log.info(
                     "edgeperf: %d worker process(es) share %g req/s: %g req/s each",
-                    workers, plan.scenario["load"]["rate_rps"], plan.rate_share_rps(),
+                    workers, plan.model().load.steady_rate_rps(), plan.rate_share_rps(),
                 )  # fmt: skip
         return
     running = getattr(environment, "edgeperf_drive", None)

@@ -475,6 +475,31 @@ class Sessions(Record):
     missing: str = ""
 
 
+class ReplaySkipped(Record):
+    """Rows of a trace file not sent, by reason."""
+
+    outside_window: Num = None
+    invalid: Num = None  # a zero input or output length
+    not_sent: Num = None  # due, never sent by the generator
+    unaccounted: Num = None  # neither sent nor counted: an interrupted run
+
+
+class Replay(Record):
+    """Replay fidelity of a trace run: send lag against the trace's time, rows skipped and why."""
+
+    file: str = ""
+    format: str = ""
+    speedup: Num = None
+    passes: Num = None
+    rows_in_file: Num = None
+    rows_scheduled: Num = None
+    rows_sent: Num = None
+    rows_skipped: ReplaySkipped = Field(default_factory=ReplaySkipped)
+    send_lag_ms: Percentiles = Field(default_factory=Percentiles)
+    on_time_percent: Num = None  # rows sent within on_time_ms of their trace time
+    on_time_ms: Num = None
+
+
 class Measurements(Record):
     """The ``measurements`` object: DESIGN.md's keys first, then the details and the groups."""
 
@@ -515,6 +540,7 @@ class Measurements(Record):
     stall_delayed_requests: Num = None  # requests of the steady window a stall delayed
     latency_without_stalls_ms: Percentiles = Field(default_factory=Percentiles)
     sessions: Sessions | None = None  # runs with multi-turn sessions only
+    replay: Replay | None = None  # a trace replay only
 
 
 class VerdictRecord(Record):

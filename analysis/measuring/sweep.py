@@ -18,6 +18,7 @@ from analysis.measuring.client import Window, failed_mask, tally_client
 from analysis.measuring.goodput import Slo, tally_goodput
 from analysis.measuring.outages import Outage, OutageFinder
 from analysis.measuring.proxytime import tally_proxy_time
+from analysis.measuring.replay import tally_replay
 from analysis.measuring.sessions import tally_sessions
 from analysis.measuring.stalls import LateRuns
 from analysis.measuring.streaming import per_request, streamed_mask, tally_streaming
@@ -41,6 +42,7 @@ class SweepPlan:
     spike_ranges: list[tuple[int, int]] = field(default_factory=list)
     stream_kinds: frozenset[str] = frozenset()
     slo: Slo = field(default_factory=Slo)
+    replay: bool = False  # a trace replay: tally every row's lag against the trace
 
 
 @dataclass(frozen=True, eq=False)
@@ -76,6 +78,8 @@ def sweep(source: Samples, span: SampleSpan, plan: SweepPlan) -> Swept:
         tally_sessions(block, window, figures["ttft_us"].to_numpy(), t)
         tally_usage(block, window, figures, t)
         tally_stages(block, plan.stages, t)
+        if plan.replay:
+            tally_replay(block, t)
         for tally in [seconds, *spikes.values()]:
             if tally is not None:
                 tally.add(block, failed)

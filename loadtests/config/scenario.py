@@ -20,6 +20,7 @@ from pydantic import (
 from analysis.contract.schema import SERIES_METRIC_UNITS, STAGE_TARGET_METRICS, VERDICT_METRICS
 from analysis.contract.targets import Target, TargetSyntaxError
 from loadtests.config.gateway import GatewaySpec
+from loadtests.config.replay import TraceSpec, timeline_for
 from loadtests.config.sessionspec import SessionSpec
 from loadtests.config.shipped import shipped_scenario, shipped_scenario_names
 from loadtests.config.validation import Seconds, only_known, parse_duration_s
@@ -54,14 +55,34 @@ class Load(_Model):
     seed: int = 1
     # CPU affinity: auto (generator and embedded stack on their own cores), off, or GEN:STACK.
     placement: str = AUTO
+    # A trace file replayed instead of rate, stages and arrival (loadtests/config/replay.py).
+    trace: TraceSpec | None = None
 
     @field_validator("placement")
     @classmethod
     def _placement(cls, value: str) -> str:
         return check_setting(value)
 
+    @model_validator(mode="after")
+    def _trace_alone(self) -> Load:
+        if self.trace is not None:
+            if self.stages:
+                raise ValueError("a trace replaces load.stages; give one or the other")
+            timeline_for(self.trace)  # a bad trace file fails here (TraceFileError, exit 2)
+        return self
+
+    def steady_rate_rps(self) -> float:
+        """The rate of the judged part: rate_rps, or a trace's mean rate."""
+        return timeline_for(self.trace).mean_rps if self.trace is not None else self.rate_rps
+
     def resolved_stages(self) -> tuple[Stage, ...]:
-        """The schedule as stages: explicit ones, else a ramp from 0 (not judged) then steady."""
+        """The schedule as stages: explicit ones, else a ramp from 0 (not judged) then steady.
+
+        A trace is one judged stage as long as its replay, at its mean rate.
+        """
+        if self.trace is not None:
+            timeline = timeline_for(self.trace)
+            return (Stage(duration=timeline.duration_s, rate_rps=timeline.mean_rps),)
         if self.stages:
             return self.stages
         steady = Stage(duration=self.duration, rate_rps=self.rate_rps, judge=True)
@@ -325,7 +346,21 @@ class Scenario(_Model):
         kinds = [r.kind for r in self.requests]
         if len(set(kinds)) != len(kinds):
             raise ValueError(f"request kinds must be unique, got {kinds}")
+        if self.load.trace is not None:
+            self.trace_kind()
         return self
+
+    def trace_kind(self) -> RequestKind:
+        """The chat request kind a trace's rows are sent as (load.trace.kind, else the first)."""
+        name = self.load.trace.kind if self.load.trace is not None else None
+        chats = [r for r in self.requests if r.chat is not None]
+        found = [r for r in chats if name is None or r.kind == name]
+        if not found:
+            which = f"named {name!r} " if name else ""
+            raise ValueError(
+                f"load.trace needs a request kind {which}with a chat section to send its rows as"
+            )
+        return found[0]
 
     def rescaled_rate_target(self, old_rate_rps: float) -> Scenario:
         """Scale a range target on the rate from ``old_rate_rps`` to this scenario's rate."""
@@ -360,6 +395,19 @@ def _location(loc: tuple[int | str, ...]) -> str:
     return ".".join(str(p) for p in loc) or "(top level)"
 
 
+def _trace_beside(data: dict[str, Any], path: Path) -> dict[str, Any] | None:
+    """The load.trace mapping, if any; a relative file in it names a file beside the scenario
+    when there is one there (else one from the current directory)."""
+    trace = (data.get("load") or {}).get("trace")
+    if not isinstance(trace, dict):
+        return None
+    if isinstance(trace.get("file"), str):
+        beside = path.parent / trace["file"]
+        if not Path(trace["file"]).is_absolute() and beside.is_file():
+            trace["file"] = str(beside)
+    return trace
+
+
 def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> Scenario:
     """Read a scenario file, apply ``overrides`` (dotted keys), validate; raise ScenarioError.
 
@@ -386,7 +434,11 @@ def load_scenario(path: str | Path, overrides: dict[str, Any] | None = None) -> 
     if not isinstance(data, dict):
         raise ScenarioError(f"{path}: expected a mapping at the top level")
     written_rate = (data.get("load") or {}).get("rate_rps")
+    trace = _trace_beside(data, path)
     for dotted, value in (overrides or {}).items():
+        if value is not None and trace is not None and dotted == "load.rate_rps":
+            trace.pop("speedup", None)  # --rate on a replay: the trace's mean rate
+            dotted = "load.trace.rate_rps"
         if value is not None:
             _set_path(data, dotted, value)
     try:
@@ -406,6 +458,7 @@ __all__ = [
     "RequestKind",
     "Scenario",
     "Stage",
+    "TraceSpec",
     "load_scenario",
     "parse_duration_s",
 ]

@@ -33,8 +33,8 @@ import gevent.monkey
 from loadtests.engine.client import BodySink, ConnectionClosed, Http1Pool, HttpProtocolError
 from loadtests.engine.clocksync import Clock
 from loadtests.engine.conversation import answer_text
-from loadtests.engine.mix import PlannedRequest, RequestMix, next_turn
-from loadtests.engine.pacing import Schedule
+from loadtests.engine.mix import Mix, PlannedRequest, next_turn
+from loadtests.engine.pacing import Arrivals
 from loadtests.engine.sse import NOT_REPORTED, BodyUsage, TokenClock
 from loadtests.engine.turntimer import TurnTimer, fine_timer_slack
 from loadtests.recording.samples import COLUMNS, Columns
@@ -140,9 +140,9 @@ class OpenModelGenerator:
         self,
         *,
         base_url: str,
-        schedule: Schedule,
+        schedule: Arrivals,
         start_epoch_us: int,
-        mix: RequestMix,
+        mix: Mix,
         max_concurrency: int,
         timeout_s: float,
         worker_index: int,
@@ -235,11 +235,12 @@ class OpenModelGenerator:
                 self._end_schedule()
                 return
             intended_us, planned = (item, None) if isinstance(item, int) else item
+            index = self.stats.scheduled  # the arrival's place in the schedule: its request
             self.stats.scheduled += 1
             if intended_us < oldest_us:
                 self._not_sent(intended_us)
                 continue
-            self._in_flight.add(gevent.spawn_raw(self._send, intended_us, planned))
+            self._in_flight.add(gevent.spawn_raw(self._send, intended_us, index, planned))
         if len(self._in_flight) > self.stats.max_in_flight:
             self.stats.max_in_flight = len(self._in_flight)
         if due and due[-1] is None:  # the schedule is over: what still waits is not sent
@@ -264,8 +265,8 @@ class OpenModelGenerator:
         second = str(max(0, intended_us - self._start_epoch_us) // 1_000_000)
         self.stats.not_sent_by_s[second] = self.stats.not_sent_by_s.get(second, 0) + 1
 
-    def _send(self, intended_us: int, planned: PlannedRequest | None = None) -> None:
-        req = planned or self._mix.next()  # planned: a session's later turn
+    def _send(self, intended_us: int, index: int, planned: PlannedRequest | None = None) -> None:
+        req = planned or self._mix.request_for(index)  # planned: a session's later turn
         turn = req.turn
         answer = bytearray() if turn is not None and not turn.last else None
         status, nbytes, cache, error, ttfb_us, connect_us = 0, 0, "", "", -1, -1

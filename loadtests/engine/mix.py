@@ -7,6 +7,7 @@ import os
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 from loadtests.config.scenario import ChatSpec, RequestKind, Scenario
 from loadtests.config.sessionspec import SessionSpec
@@ -14,7 +15,7 @@ from loadtests.engine.client import build_request
 from loadtests.engine.conversation import Conversation, Message, Turn
 from loadtests.errors import ScenarioError
 
-_WORDS = (
+PROMPT_WORDS = (
     "latency cache proxy token model route provider edge stream budget metric trace span "
     "summarise explain compare translate list outline draft review the a of for with about "
     "network memory request response retry failover region shard queue batch window policy"
@@ -37,7 +38,7 @@ class PlannedRequest:
 
 def _prompt(rng: random.Random, words: tuple[int, int], tag: str) -> str:
     n = rng.randint(words[0], max(words[0], words[1]))
-    return " ".join(rng.choice(_WORDS) for _ in range(n)) + f" [{tag}]"
+    return " ".join(rng.choice(PROMPT_WORDS) for _ in range(n)) + f" [{tag}]"
 
 
 def _chat_body(model: str, prompt: str | list[Message], spec: ChatSpec) -> bytes:
@@ -203,6 +204,10 @@ class RequestMix:
         """Whether a kind of the mix is a multi-turn session."""
         return bool(self._sessions)
 
+    def request_for(self, index: int) -> PlannedRequest:
+        """The request of arrival ``index``: a fresh draw (the synthetic mix needs no index)."""
+        return self.next()
+
     def next(self) -> PlannedRequest:
         r = self._rng.random()
         kind = self._kinds[-1]
@@ -234,4 +239,13 @@ def next_turn(req: PlannedRequest, answer: str) -> tuple[float, PlannedRequest] 
     return think_s, replace(req, model=turn.model, raw=turn.raw, turn=turn)
 
 
-__all__ = ["JSON_HEADERS", "PlannedRequest", "RequestMix", "next_turn"]
+class Mix(Protocol):
+    """What the generator asks of a mix: the request of each arrival, by its index."""
+
+    @property
+    def has_sessions(self) -> bool: ...
+
+    def request_for(self, index: int) -> PlannedRequest: ...
+
+
+__all__ = ["JSON_HEADERS", "PROMPT_WORDS", "Mix", "PlannedRequest", "RequestMix", "next_turn"]

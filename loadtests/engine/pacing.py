@@ -15,6 +15,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 
@@ -119,4 +120,14 @@ class Schedule:
             base_count += stage_total
 
 
-__all__ = ["Schedule", "StageSpan", "spans_from_stages"]
+class Arrivals(Protocol):
+    """What the generator reads of a schedule: intended send times, µs from its start, ascending,
+    and how long it runs."""
+
+    @property
+    def duration_s(self) -> float: ...
+
+    def offsets_us(self) -> Iterator[int]: ...
+
+
+__all__ = ["Arrivals", "Schedule", "StageSpan", "spans_from_stages"]

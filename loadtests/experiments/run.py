@@ -216,6 +216,8 @@ def run_scenario(options: RunOptions) -> RunOutcome:
             if not scenario.load.stages
             else " → ".join(f"{s.rate_rps:g}" for s in stages) + " req/s in stages"
         )
+        if scenario.load.trace is not None:
+            rates = f"trace {Path(scenario.load.trace.file).name} at {stages[0].rate_rps:.4g} req/s"
         setup = _worker_setup(options, workers)
         _say(f"edgeperf: {scenario.name}: {rates} for {total_s:g}s at {base_url} ({setup})")
         sink = RunSink(writer, LiveStats(), expected_done=max(1, workers))

@@ -15,6 +15,7 @@ from typing import Any
 
 from analysis.contract.atomic import write_text_atomic
 from analysis.contract.schema import METADATA_FILE, SCENARIO_FILE
+from loadtests.config.replay import timeline_for
 from loadtests.config.scenario import Scenario
 from loadtests.errors import OutputError
 
@@ -132,6 +133,8 @@ class Metadata:
             "stages": stages,
             "rows": rows,
         }
+        if scenario.load.trace is not None:  # what replay fidelity is measured against
+            self.load["trace"] = timeline_for(scenario.load.trace).summary()
         gens = result.generators
         self.generator = {
             "cpu_s": sum(g.get("cpu_s", 0.0) for g in gens),
