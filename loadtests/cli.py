@@ -69,6 +69,7 @@ def _parser() -> argparse.ArgumentParser:
         "--placement", help="override load.placement of every run: auto, off or GEN:STACK"
     )
     overhead.add_argument("--out", type=Path, default=Path("reports"))
+    _add_capacity_parser(sub)
     analyze = sub.add_parser("analyze", help="re-analyse a run directory and rewrite its report")
     analyze.add_argument("run_dir", type=Path)
     _add_stack_parser(sub)
@@ -97,6 +98,33 @@ def _add_master_options(run: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="exit 2 (no load sent) if they have not all joined by then (default 60)",
     )
+
+
+def _add_capacity_parser(sub: argparse._SubParsersAction) -> None:
+    capacity = sub.add_parser(
+        "capacity", help="search the highest request rate at which the scenario's targets hold"
+    )
+    capacity.add_argument("scenario", type=Path, help="scenario YAML (load.rate_rps: the start)")
+    capacity.add_argument("--host", help="target base URL; default: the embedded stand-in stack")
+    capacity.add_argument("--prometheus", help="Prometheus URL for server-side series")
+    capacity.add_argument("--start-rate", type=float, help="first rate (default load.rate_rps)")
+    capacity.add_argument("--min-rate", type=float, help="lowest rate to try (default start/64)")
+    capacity.add_argument("--max-rate", type=float, help="highest rate to try (default start×64)")
+    capacity.add_argument(
+        "--precision", type=float, default=0.05, help="stop when fail − pass ≤ this × pass"
+    )
+    capacity.add_argument("--time-budget", default="10m", help="stop before this (e.g. 10m)")
+    capacity.add_argument(
+        "--probe-duration", help="judged part of each probe (default load.duration, e.g. 10s)"
+    )
+    capacity.add_argument("--ramp", help="unjudged warm-up of each probe (default load.ramp)")
+    capacity.add_argument(
+        "--goodput-floor", type=float, metavar="PERCENT", help="also require goodput ≥ PERCENT"
+    )
+    capacity.add_argument(
+        "--require", type=float, metavar="RATE", help="exit 1 when the capacity is below RATE"
+    )
+    capacity.add_argument("--out", type=Path, default=Path("reports"))
 
 
 def _add_worker_parser(sub: argparse._SubParsersAction) -> None:
@@ -208,6 +236,41 @@ def _overhead(args: argparse.Namespace) -> int:
     return execute_overhead(scenario, args.out, scenario.overhead)
 
 
+def _capacity(args: argparse.Namespace) -> int:
+    from gevent import monkey
+
+    monkey.patch_all()
+    from analysis.capacity.search import SearchSettings
+    from loadtests.config.scenario import load_scenario, parse_duration_s
+    from loadtests.experiments.capacity import CapacityOptions, execute_capacity
+
+    overrides = {
+        "target.host": args.host,
+        "target.prometheus": args.prometheus,
+        "load.duration": args.probe_duration,
+        "load.ramp": args.ramp,
+    }
+    scenario = load_scenario(args.scenario, overrides)
+    start = args.start_rate or scenario.load.rate_rps
+    try:
+        budget_s = parse_duration_s(args.time_budget)
+    except ValueError as exc:
+        raise ScenarioError(f"--time-budget: {exc}") from None
+    try:
+        settings = SearchSettings(
+            start_rps=start,
+            min_rps=args.min_rate or min(start, start / 64),
+            max_rps=args.max_rate or max(start, start * 64),
+            precision=args.precision,
+            time_budget_s=budget_s,
+            probe_estimate_s=scenario.load.ramp + scenario.load.duration + 10.0,
+        )
+    except ValueError as exc:
+        raise ScenarioError(f"--start-rate, --min-rate, --max-rate, --precision: {exc}") from None
+    options = CapacityOptions(scenario, args.out, settings, args.require, args.goodput_floor)
+    return execute_capacity(options)
+
+
 def _stack(args: argparse.Namespace) -> int:
     from loadtests.stack.launchers import control
 
@@ -255,6 +318,8 @@ def main(argv: list[str] | None = None) -> int:
             return _overhead(args)
         if args.command == "worker":
             return _worker(args)
+        if args.command == "capacity":
+            return _capacity(args)
         return _analyze(args)
     except Interrupted as exc:  # Ctrl-C before the load: says when, and that nothing ran
         print(f"edgeperf: {exc}", file=sys.stderr)
