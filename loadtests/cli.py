@@ -240,9 +240,9 @@ def _capacity(args: argparse.Namespace) -> int:
     from gevent import monkey
 
     monkey.patch_all()
-    from analysis.capacity.search import SearchSettings
-    from loadtests.config.scenario import load_scenario, parse_duration_s
-    from loadtests.experiments.capacity import CapacityOptions, execute_capacity
+    from loadtests.config.capacity import CapacityOptions, search_settings
+    from loadtests.config.scenario import load_scenario
+    from loadtests.experiments.capacity import execute_capacity
 
     overrides = {
         "target.host": args.host,
@@ -251,23 +251,17 @@ def _capacity(args: argparse.Namespace) -> int:
         "load.ramp": args.ramp,
     }
     scenario = load_scenario(args.scenario, overrides)
-    start = args.start_rate or scenario.load.rate_rps
-    try:
-        budget_s = parse_duration_s(args.time_budget)
-    except ValueError as exc:
-        raise ScenarioError(f"--time-budget: {exc}") from None
-    try:
-        settings = SearchSettings(
-            start_rps=start,
-            min_rps=args.min_rate or min(start, start / 64),
-            max_rps=args.max_rate or max(start, start * 64),
-            precision=args.precision,
-            time_budget_s=budget_s,
-            probe_estimate_s=scenario.load.ramp + scenario.load.duration + 10.0,
-        )
-    except ValueError as exc:
-        raise ScenarioError(f"--start-rate, --min-rate, --max-rate, --precision: {exc}") from None
-    options = CapacityOptions(scenario, args.out, settings, args.require, args.goodput_floor)
+    settings = search_settings(
+        scenario,
+        start_rps=args.start_rate,
+        min_rps=args.min_rate,
+        max_rps=args.max_rate,
+        precision=args.precision,
+        time_budget=args.time_budget,
+    )
+    options = CapacityOptions(
+        scenario, args.out, settings, args.require, args.goodput_floor, source=str(args.scenario)
+    )
     return execute_capacity(options)
 
 

@@ -12,63 +12,22 @@ from __future__ import annotations
 
 import sys
 import time
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 from analysis.capacity.document import CapacityDoc, from_search
 from analysis.capacity.folder import REPORT_FILE, read_probe, write_capacity
-from analysis.capacity.probe import probe_targets
 from analysis.capacity.report import format_capacity
-from analysis.capacity.search import SearchSettings, StopSearch, Trial, search
-from loadtests.config.scenario import Scenario
-from loadtests.errors import EXIT_INTERRUPTED, HarnessError, Interrupted, ScenarioError
+from analysis.capacity.search import StopSearch, Trial, search
+from loadtests.config.capacity import CapacityOptions, capacity_targets, probe_scenario
+from loadtests.errors import EXIT_INTERRUPTED, HarnessError, Interrupted
 from loadtests.experiments.run import RunOptions, run_scenario
 
 SERVER_SIDE_METRICS = ("otlp_export_success",)  # need the embedded Prometheus
 
 
-@dataclass(frozen=True)
-class CapacityOptions:
-    scenario: Scenario
-    out_root: Path
-    settings: SearchSettings
-    required_rps: float | None = None  # exit 1 when the capacity is below it
-    goodput_floor_percent: float | None = None  # a goodput_percent target added to the probes
-    settle_s: float = 1.0  # pause between probes
-
-
 def _say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
-
-
-def probe_scenario(scenario: Scenario, rate_rps: float, targets: dict[str, str]) -> Scenario:
-    """The scenario of one probe: its rate, its targets (a rate range scaled to the rate)."""
-    data = scenario.model_dump(mode="json")
-    data["name"] = f"{scenario.name}-{rate_rps:g}rps"[:60]
-    data["load"]["rate_rps"] = rate_rps
-    data["targets"] = targets
-    data["overhead"] = None
-    probe = Scenario.model_validate(data)
-    return probe.rescaled_rate_target(scenario.load.rate_rps)
-
-
-def capacity_targets(options: CapacityOptions) -> tuple[dict[str, str], list[str]]:
-    """The targets each probe is judged on (with a goodput floor) and what was left out."""
-    if options.scenario.load.stages:
-        raise ScenarioError(
-            f"scenario {options.scenario.name}: field 'load.stages': a capacity search runs each "
-            "probe at one rate; remove the stages and set load.rate_rps, load.ramp, load.duration"
-        )
-    targets, left_out = probe_targets(dict(options.scenario.targets))
-    if options.goodput_floor_percent is not None:
-        targets["goodput_percent"] = f">= {options.goodput_floor_percent:g}"
-    if not targets:
-        raise ScenarioError(
-            f"scenario {options.scenario.name}: field 'targets': no target a capacity search can "
-            "judge at a varying rate (latency, errors, goodput, ...); add one or --goodput-floor"
-        )
-    return targets, left_out
 
 
 def _folder(out_root: Path, name: str) -> Path:
@@ -150,4 +109,4 @@ def _settings_record(options: CapacityOptions) -> dict[str, object]:
     }
 
 
-__all__ = ["CapacityOptions", "capacity_targets", "execute_capacity", "probe_scenario"]
+__all__ = ["execute_capacity"]
