@@ -35,7 +35,7 @@ def probe_rows(doc: CapacityDoc) -> list[list[str]]:
     rows = []
     for i, probe in enumerate(doc.probes, 1):
         cells = [str(i), f"{probe.rate_rps:g}", probe.status]
-        cells.append(format_value(None if probe.margin is None else probe.margin * 100, "%", True))
+        cells.append("—" if probe.margin is None else f"{probe.margin * 100:+.0f} %")
         cells.append(" ".join(t.status for t in probe.trials))
         for name in ("p50_ms", "p95_ms", "p99_ms"):
             values = _figure(probe, name)

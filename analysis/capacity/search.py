@@ -197,7 +197,10 @@ class _Search:
                 return None, f"the lowest rate allowed, {self.s.min_rps:g} req/s, did not pass"
             return max(high / 2, self.s.min_rps), ""
         if high - low <= self.s.precision * low:
-            return None, f"precision reached: {high - low:g} req/s <= {self.s.precision:g} × low"
+            return None, (
+                f"precision reached: {low:g} and {high:g} req/s are within "
+                f"{self.s.precision:.0%} of each other"
+            )
         return (low + high) / 2, ""
 
     def run(self) -> SearchResult:

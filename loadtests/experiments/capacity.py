@@ -5,7 +5,7 @@ Each probe is an ordinary run (``run_scenario``) at one fixed rate, load.ramp th
 the rates and the probes are judged by ``analysis.capacity.probe``. Each probe starts its own
 embedded stack, without Prometheus unless a target needs it: a stack kept up across probes would
 carry the queue an over-capacity probe left behind into the next one (and its warm cache), so the
-next probe would be judged on its predecessor's backlog; a fresh stand-in costs about 2 s.
+next probe would be judged on its predecessor's backlog; a fresh stand-in costs about 1 s.
 """
 
 from __future__ import annotations
