@@ -294,6 +294,17 @@ def _analyze(args: argparse.Namespace) -> int:
         print(f"report: {args.run_dir / 'overhead.html'}")
         return result.exit_code
 
+    if (args.run_dir / "capacity.json").exists():  # a capacity folder: its pages again
+        from analysis.capacity.document import CapacityDoc
+        from analysis.capacity.folder import REPORT_FILE, render_capacity
+        from analysis.capacity.report import format_capacity
+
+        render_capacity(args.run_dir)
+        doc = CapacityDoc.read(args.run_dir)
+        print(format_capacity(doc))
+        print(f"report: {args.run_dir / REPORT_FILE}")
+        return doc.exit_code
+
     analysis = analyze_run(args.run_dir)
     write_outputs(args.run_dir, analysis)
     print(format_verdict_table(analysis.result))

@@ -62,7 +62,12 @@ def read_probe(run_dir: Path, targets: dict[str, str]) -> Trial:
 def write_capacity(folder: Path, doc: CapacityDoc) -> list[Path]:
     """Write capacity.json, then the chart, summary.md and capacity.html from it, atomically."""
     write_text_atomic(folder / CAPACITY_FILE, doc.to_json())
-    doc = CapacityDoc.read(folder)  # the outputs are functions of the saved file
+    return render_capacity(folder)
+
+
+def render_capacity(folder: Path) -> list[Path]:
+    """(Re)write the chart, summary.md and capacity.html from the folder's capacity.json."""
+    doc = CapacityDoc.read(folder)
     chart = render_capacity_chart(doc, folder)
     write_text_atomic(folder / SUMMARY_MD_FILE, render_summary_md(doc))
     write_text_atomic(folder / REPORT_FILE, render_html(doc, chart.name if chart else None))
@@ -70,4 +75,4 @@ def write_capacity(folder: Path, doc: CapacityDoc) -> list[Path]:
     return paths + ([chart] if chart else [])
 
 
-__all__ = ["REPORT_FILE", "SUMMARY_MD_FILE", "read_probe", "write_capacity"]
+__all__ = ["REPORT_FILE", "SUMMARY_MD_FILE", "read_probe", "render_capacity", "write_capacity"]

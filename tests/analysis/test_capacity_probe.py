@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 
 from analysis.capacity.document import CapacityDoc, exit_code_of, from_search, headline
-from analysis.capacity.folder import write_capacity
+from analysis.capacity.folder import render_capacity, write_capacity
 from analysis.capacity.probe import (
     judge_probe,
     probe_targets,
@@ -140,6 +140,9 @@ def test_the_document_round_trips_and_every_output_is_written(tmp_path):
     assert "capacity-probes.png" in html and "run-250/index.html" in html
     md = (tmp_path / "summary.md").read_text()
     assert f"fails at {doc.high_rps:g} req/s" in md and md.count("\n| ") == len(doc.probes) + 1
+    (tmp_path / "capacity.html").unlink()
+    assert render_capacity(tmp_path) == paths  # the pages again, from capacity.json alone
+    assert (tmp_path / "capacity.html").read_text() == html
     text = format_capacity(saved)
     assert 380 <= doc.capacity_rps <= 400 < doc.high_rps
     assert text.startswith(f"edgeperf capacity: capacity: FOUND: capacity {doc.capacity_rps:g}")
