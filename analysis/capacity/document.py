@@ -125,13 +125,15 @@ def from_search(
     *,
     required_rps: float | None = None,
     interrupted: bool = False,
+    broken: bool = False,
     settings: dict[str, Any] | None = None,
     targets: dict[str, str] | None = None,
     left_out: list[str] | None = None,
     elapsed_s: float = 0.0,
 ) -> CapacityDoc:
-    """The document of a finished (or interrupted) search."""
-    status = INTERRUPTED if interrupted else result.status
+    """The document of a finished search; interrupted, or ``broken`` off by a probe that could
+    not run (then it cannot judge, and ``result.stopped`` says why)."""
+    status = INTERRUPTED if interrupted else CANNOT_JUDGE if broken else result.status
     failing = result.failing
     why = []
     if failing is not None:
@@ -154,7 +156,7 @@ def from_search(
         capacity_rps=result.capacity_rps,
         low_rps=result.low_rps,
         high_rps=_num(result.high_rps),
-        stopped="interrupted" if interrupted else result.stopped,
+        stopped=result.stopped,
         required_rps=required_rps,
         exit_code=exit_code_of(status, result.capacity_rps, required_rps),
         why_above_failed=why,

@@ -55,6 +55,8 @@ def format_capacity(doc: CapacityDoc) -> str:
     if doc.why_above_failed and doc.high_rps is not None:
         lines.append(f"why {doc.high_rps:g} req/s failed:")
         lines += [f"  - {why}" for why in doc.why_above_failed]
+    if not doc.probes:
+        return "\n".join(lines)
     rows = [row[:-1] for row in probe_rows(doc)]
     head = PROBE_HEAD[:-1]
     widths = [max(len(r[i]) for r in [head, *rows]) for i in range(len(head))]

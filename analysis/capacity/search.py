@@ -16,6 +16,8 @@ again, up to ``max_trials`` at one rate; the rate passes when more of its trials
 failed, fails when at least as many failed (a tie is a fail: the conservative side), and stays
 UNJUDGED when none was judged. An UNJUDGED rate caps the search like a fail, but a capacity whose
 upper end is only UNJUDGED is reported as such (the harness, not the target, set that limit).
+A probe that raises ``StopSearch`` ends the search at once; the result keeps the trials that ran
+and its ``stopped`` is the exception's text ("interrupted" when it has none).
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ CANNOT_JUDGE = "CANNOT_JUDGE"  # the upper end is a rate the harness could not j
 
 
 class StopSearch(Exception):
-    """Raised by a probe to end the search at once (interrupted): the result keeps what ran."""
+    """Raised by a probe to end the search at once; its text says why (none: interrupted)."""
 
 
 @dataclass(frozen=True)
@@ -210,8 +212,8 @@ class _Search:
                 break
             try:
                 ran = self.run_rate(rate)
-            except StopSearch:
-                stopped = "interrupted"
+            except StopSearch as stop:
+                stopped = str(stop) or "interrupted"
                 break
             if ran is None:
                 stopped = f"time budget: another probe would end after {self.s.time_budget_s:g} s"

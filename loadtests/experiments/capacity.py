@@ -70,6 +70,9 @@ def execute_capacity(options: CapacityOptions) -> int:
             outcome = run_scenario(run)
         except Interrupted:  # Ctrl-C while its stack started: nothing of this probe ran
             raise StopSearch from None
+        except HarnessError as exc:  # the probes so far are kept; the search cannot go on
+            _say(f"edgeperf capacity: the probe at {rate_rps:g} req/s could not run: {exc}")
+            raise StopSearch(f"the probe at {rate_rps:g} req/s could not run: {exc}") from None
         if outcome.exit_code == EXIT_INTERRUPTED:
             raise StopSearch
         trial = read_probe(outcome.run_dir, targets)
@@ -83,6 +86,7 @@ def execute_capacity(options: CapacityOptions) -> int:
         result,
         required_rps=options.required_rps,
         interrupted=result.stopped == "interrupted",
+        broken=result.stopped.startswith("the probe at "),
         settings=_settings_record(options),
         targets=dict(scenario.targets),
         left_out=left_out,

@@ -175,3 +175,22 @@ def test_an_interrupted_search_keeps_the_probes_that_ran():
     assert doc.status == "INTERRUPTED" and doc.exit_code == 130
     assert headline(doc).startswith("capacity at least 200 req/s")
     assert doc.high_rps is None and math.isinf(result.high_rps)
+
+
+def test_a_probe_that_could_not_run_keeps_the_probes_and_cannot_judge():
+    def probe(rate: float) -> Trial:
+        if rate > 150:
+            raise StopSearch(f"the probe at {rate:g} req/s could not run: target refused")
+        return Trial(PASS, 0.5)
+
+    result = search(SearchSettings(100.0, 10.0, 1000.0, time_budget_s=1e9), probe, lambda: 0.0)
+    assert result.stopped == "the probe at 200 req/s could not run: target refused"
+    doc = from_search("c", result, broken=True)
+    assert doc.status == "CANNOT_JUDGE" and doc.exit_code == 2
+    assert [p.rate_rps for p in doc.probes] == [100.0]
+    assert headline(doc).endswith("(the probe at 200 req/s could not run: target refused)")
+    none_ran = from_search("c", search(SearchSettings(200.0, 10.0, 1000.0), probe), broken=True)
+    assert format_capacity(none_ran).splitlines() == [
+        "edgeperf capacity: c: CANNOT_JUDGE: capacity unknown: no probe could be judged "
+        "(the probe at 200 req/s could not run: target refused)"
+    ]
