@@ -26,7 +26,7 @@ RUN_ARGS = $(if $(TARGET),--host $(TARGET)) $(if $(PROMETHEUS),--prometheus $(PR
 SCENARIO_FILE = $(if $(findstring /,$(SCENARIO)),$(SCENARIO),scenarios/$(SCENARIO).yaml)
 CI_SCENARIO_FILE = $(if $(findstring /,$(CI_SCENARIO)),$(CI_SCENARIO),scenarios/$(CI_SCENARIO).yaml)
 
-.PHONY: help setup system-deps load analyze test test-fast check format bench clean overhead calibrate overhead-bench serverbench ci-perf report-shot
+.PHONY: help setup system-deps load analyze test test-fast check format bench clean overhead calibrate overhead-bench capacity-bench serverbench ci-perf report-shot
 
 help:
 	@echo "make load      set up, then run SCENARIO (default week1-baseline) on the embedded stack"
@@ -120,6 +120,11 @@ serverbench: setup
 # A/A calibration, +2 ms and +8 ms injected, each 3 times (about an hour; a benchmark, not a test)
 overhead-bench: setup
 	$(BIN)/python -m loadtests.experiments.overheadbench
+
+# make capacity-bench: `edgeperf capacity scenarios/capacity.yaml` 3 times against the stand-in's
+# known capacity of 400 req/s; each within 10 % in ≤ 10 minutes (a benchmark, not a test)
+capacity-bench: setup
+	$(BIN)/python -m loadtests.experiments.capacitybench
 
 ci-perf: setup
 	@code=0; $(BIN)/edgeperf run $(CI_SCENARIO_FILE) --rate $(CI_RATE) --duration $(CI_DURATION) \

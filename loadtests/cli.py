@@ -77,6 +77,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     overhead.add_argument("--out", type=Path, default=Path("reports"))
     _add_gateway_parser(sub)
+    _add_capacity_parser(sub)
     analyze = sub.add_parser("analyze", help="re-analyse a run directory and rewrite its report")
     analyze.add_argument("run_dir", type=Path)
     _add_stack_parser(sub)
@@ -148,6 +149,33 @@ def _add_gateway_parser(sub: argparse._SubParsersAction) -> None:
     )
     gateway.add_argument("--out", type=Path, default=Path("reports"))
     gateway.set_defaults(host=None, workers=None)  # the two URLs are the arms' hosts
+
+
+def _add_capacity_parser(sub: argparse._SubParsersAction) -> None:
+    capacity = sub.add_parser(
+        "capacity", help="search the highest request rate at which the scenario's targets hold"
+    )
+    capacity.add_argument("scenario", type=Path, help="scenario YAML (load.rate_rps: the start)")
+    capacity.add_argument("--host", help="target base URL; default: the embedded stand-in stack")
+    capacity.add_argument("--prometheus", help="Prometheus URL for server-side series")
+    capacity.add_argument("--start-rate", type=float, help="first rate (default load.rate_rps)")
+    capacity.add_argument("--min-rate", type=float, help="lowest rate to try (default start/64)")
+    capacity.add_argument("--max-rate", type=float, help="highest rate to try (default start×64)")
+    capacity.add_argument(
+        "--precision", type=float, default=0.05, help="stop when fail − pass ≤ this × pass"
+    )
+    capacity.add_argument("--time-budget", default="10m", help="stop before this (e.g. 10m)")
+    capacity.add_argument(
+        "--probe-duration", help="judged part of each probe (default load.duration, e.g. 10s)"
+    )
+    capacity.add_argument("--ramp", help="unjudged warm-up of each probe (default load.ramp)")
+    capacity.add_argument(
+        "--goodput-floor", type=float, metavar="PERCENT", help="also require goodput ≥ PERCENT"
+    )
+    capacity.add_argument(
+        "--require", type=float, metavar="RATE", help="exit 1 when the capacity is below RATE"
+    )
+    capacity.add_argument("--out", type=Path, default=Path("reports"))
 
 
 def _add_worker_parser(sub: argparse._SubParsersAction) -> None:
@@ -288,6 +316,35 @@ def _gateway(args: argparse.Namespace) -> int:
     return execute_overhead(scenario, args.out, spec)
 
 
+def _capacity(args: argparse.Namespace) -> int:
+    from gevent import monkey
+
+    monkey.patch_all()
+    from loadtests.config.capacity import CapacityOptions, search_settings
+    from loadtests.config.scenario import load_scenario
+    from loadtests.experiments.capacity import execute_capacity
+
+    overrides = {
+        "target.host": args.host,
+        "target.prometheus": args.prometheus,
+        "load.duration": args.probe_duration,
+        "load.ramp": args.ramp,
+    }
+    scenario = load_scenario(args.scenario, overrides)
+    settings = search_settings(
+        scenario,
+        start_rps=args.start_rate,
+        min_rps=args.min_rate,
+        max_rps=args.max_rate,
+        precision=args.precision,
+        time_budget=args.time_budget,
+    )
+    options = CapacityOptions(
+        scenario, args.out, settings, args.require, args.goodput_floor, source=str(args.scenario)
+    )
+    return execute_capacity(options)
+
+
 def _stack(args: argparse.Namespace) -> int:
     from loadtests.stack.launchers import control
 
@@ -316,6 +373,17 @@ def _analyze(args: argparse.Namespace) -> int:
         print(result.table)
         print(f"report: {args.run_dir / 'overhead.html'}")
         return result.exit_code
+
+    if (args.run_dir / "capacity.json").exists():  # a capacity folder: its pages again
+        from analysis.capacity.document import CapacityDoc
+        from analysis.capacity.folder import REPORT_FILE, render_capacity
+        from analysis.capacity.report import format_capacity
+
+        render_capacity(args.run_dir)
+        doc = CapacityDoc.read(args.run_dir)
+        print(format_capacity(doc))
+        print(f"report: {args.run_dir / REPORT_FILE}")
+        return doc.exit_code
 
     analysis = analyze_run(args.run_dir)
     write_outputs(args.run_dir, analysis)
@@ -350,6 +418,8 @@ def main(argv: list[str] | None = None) -> int:
             return _worker(args)
         if args.command == "compare":
             return _compare(args)
+        if args.command == "capacity":
+            return _capacity(args)
         return _analyze(args)
     except Interrupted as exc:  # Ctrl-C before the load: says when, and that nothing ran
         print(f"edgeperf: {exc}", file=sys.stderr)
