@@ -60,22 +60,12 @@ def _parser() -> argparse.ArgumentParser:
     overhead.add_argument("scenario", type=Path, help="scenario YAML with an overhead: section")
     overhead.add_argument("--host", help="target base URL; default: the embedded stand-in stack")
     overhead.add_argument("--prometheus", help="Prometheus URL for server-side series")
-    overhead.add_argument("--rate", type=float, help="override load.rate_rps (req/s)")
-    overhead.add_argument("--duration", help="override load.duration of every run (e.g. 20s)")
-    overhead.add_argument("--ramp", help="override load.ramp, the warm-up of every run")
-    overhead.add_argument("--pairs", type=int, help="override overhead.pairs")
-    overhead.add_argument(
-        "--allow-inconclusive", action="store_true", help="INCONCLUSIVE budgets do not fail"
-    )
+    _add_paired_options(overhead, "overhead")
     overhead.add_argument(
         "--calibrate",
         action="store_true",
         help="A/A calibration: baseline against itself; exit 0 when the MDE resolves every budget",
     )
-    overhead.add_argument(
-        "--placement", help="override load.placement of every run: auto, off or GEN:STACK"
-    )
-    overhead.add_argument("--out", type=Path, default=Path("reports"))
     _add_gateway_parser(sub)
     _add_capacity_parser(sub)
     analyze = sub.add_parser("analyze", help="re-analyse a run directory and rewrite its report")
@@ -127,6 +117,21 @@ def _add_master_options(run: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_paired_options(parser: argparse.ArgumentParser, section: str) -> None:
+    """What the paired experiments (overhead, gateway) share: load overrides, pairs, output."""
+    parser.add_argument("--rate", type=float, help="override load.rate_rps (req/s)")
+    parser.add_argument("--duration", help="override load.duration of every run (e.g. 20s)")
+    parser.add_argument("--ramp", help="override load.ramp, the warm-up of every run")
+    parser.add_argument("--pairs", type=int, help=f"override {section}.pairs")
+    parser.add_argument(
+        "--allow-inconclusive", action="store_true", help="INCONCLUSIVE budgets do not fail"
+    )
+    parser.add_argument(
+        "--placement", help="override load.placement of every run: auto, off or GEN:STACK"
+    )
+    parser.add_argument("--out", type=Path, default=Path("reports"))
+
+
 def _add_gateway_parser(sub: argparse._SubParsersAction) -> None:
     gateway = sub.add_parser(
         "gateway", help="what the gateway adds: interleaved runs direct to the upstream and via it"
@@ -137,17 +142,7 @@ def _add_gateway_parser(sub: argparse._SubParsersAction) -> None:
     gateway.add_argument("--direct", metavar="URL", help="the upstream, called directly")
     gateway.add_argument("--gateway", metavar="URL", help="the gateway in front of that upstream")
     gateway.add_argument("--prometheus", help="Prometheus URL for the gateway's memory and CPU")
-    gateway.add_argument("--rate", type=float, help="override load.rate_rps (req/s)")
-    gateway.add_argument("--duration", help="override load.duration of every run (e.g. 20s)")
-    gateway.add_argument("--ramp", help="override load.ramp, the warm-up of every run")
-    gateway.add_argument("--pairs", type=int, help="override gateway.pairs")
-    gateway.add_argument(
-        "--allow-inconclusive", action="store_true", help="INCONCLUSIVE budgets do not fail"
-    )
-    gateway.add_argument(
-        "--placement", help="override load.placement of every run: auto, off or GEN:STACK"
-    )
-    gateway.add_argument("--out", type=Path, default=Path("reports"))
+    _add_paired_options(gateway, "gateway")
     gateway.set_defaults(host=None, workers=None)  # the two URLs are the arms' hosts
 
 
