@@ -38,14 +38,7 @@ def _parser() -> argparse.ArgumentParser:
         help="override load.placement: auto (own cores for the generator and the embedded "
         "stack), off, or GEN:STACK CPU lists such as 1:0",
     )
-    run.add_argument(
-        "--ca-file", help="override target.ca_file: PEM CA bundle to verify an https:// host with"
-    )
-    run.add_argument(
-        "--insecure",
-        action="store_true",
-        help="set target.insecure: do not verify an https:// host's certificate",
-    )
+    _add_tls_options(run)
     run.add_argument("--out", type=Path, default=Path("reports"), help="where run folders go")
     run.add_argument("--quiet", action="store_true", help="no progress line")
     run.add_argument(
@@ -117,8 +110,20 @@ def _add_master_options(run: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_tls_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--ca-file", help="override target.ca_file: PEM CA bundle to verify an https:// host with"
+    )
+    parser.add_argument(
+        "--insecure",
+        action="store_true",
+        help="set target.insecure: do not verify an https:// host's certificate",
+    )
+
+
 def _add_paired_options(parser: argparse.ArgumentParser, section: str) -> None:
-    """What the paired experiments (overhead, gateway) share: load overrides, pairs, output."""
+    """What the paired experiments (overhead, gateway) share: load overrides, pairs, TLS, output."""
+    parser.set_defaults(workers=None)  # no --workers: the scenario's load.workers applies
     parser.add_argument("--rate", type=float, help="override load.rate_rps (req/s)")
     parser.add_argument("--duration", help="override load.duration of every run (e.g. 20s)")
     parser.add_argument("--ramp", help="override load.ramp, the warm-up of every run")
@@ -129,6 +134,7 @@ def _add_paired_options(parser: argparse.ArgumentParser, section: str) -> None:
     parser.add_argument(
         "--placement", help="override load.placement of every run: auto, off or GEN:STACK"
     )
+    _add_tls_options(parser)
     parser.add_argument("--out", type=Path, default=Path("reports"))
 
 
@@ -143,7 +149,7 @@ def _add_gateway_parser(sub: argparse._SubParsersAction) -> None:
     gateway.add_argument("--gateway", metavar="URL", help="the gateway in front of that upstream")
     gateway.add_argument("--prometheus", help="Prometheus URL for the gateway's memory and CPU")
     _add_paired_options(gateway, "gateway")
-    gateway.set_defaults(host=None, workers=None)  # the two URLs are the arms' hosts
+    gateway.set_defaults(host=None)  # the two URLs are the arms' hosts
 
 
 def _add_capacity_parser(sub: argparse._SubParsersAction) -> None:
@@ -219,6 +225,15 @@ def _overrides(args: argparse.Namespace) -> dict[str, object]:
     }
 
 
+def _paired_overrides(args: argparse.Namespace, section: str) -> dict[str, object]:
+    """The scenario overrides of a paired experiment's command line (``section``: its budgets)."""
+    return {
+        **_overrides(args),
+        f"{section}.pairs": args.pairs,
+        f"{section}.allow_inconclusive": True if args.allow_inconclusive else None,
+    }
+
+
 def _run(args: argparse.Namespace) -> int:
     # Locust's gevent must patch the standard library before anything opens sockets or ssl.
     import gevent
@@ -270,15 +285,8 @@ def _overhead(args: argparse.Namespace) -> int:
     from loadtests.experiments.overhead import execute_overhead
 
     overrides = {
-        "target.host": args.host,
-        "target.prometheus": args.prometheus,
-        "load.rate_rps": args.rate,
-        "load.duration": args.duration,
-        "load.ramp": args.ramp,
-        "overhead.pairs": args.pairs,
-        "overhead.allow_inconclusive": True if args.allow_inconclusive else None,
+        **_paired_overrides(args, "overhead"),
         "overhead.calibrate": True if args.calibrate else None,
-        "load.placement": args.placement,
     }
     scenario = load_scenario(args.scenario, overrides)
     if scenario.overhead is None:
@@ -295,11 +303,9 @@ def _gateway(args: argparse.Namespace) -> int:
     from loadtests.experiments.overhead import execute_overhead
 
     overrides = {
-        **_overrides(args),
+        **_paired_overrides(args, "gateway"),
         "gateway.direct": args.direct,
         "gateway.gateway": args.gateway,
-        "gateway.pairs": args.pairs,
-        "gateway.allow_inconclusive": True if args.allow_inconclusive else None,
     }
     scenario = load_scenario(args.scenario, overrides)
     if scenario.target.host is not None:

@@ -1,11 +1,11 @@
-"""TLS settings of a target: scenario fields, their check, and the `edgeperf run` flags."""
+"""TLS settings of a target: scenario fields, their check, and the command-line flags."""
 
 from pathlib import Path
 
 import pytest
 import yaml
 
-from loadtests.cli import _overrides, _parser
+from loadtests.cli import _overrides, _paired_overrides, _parser
 from loadtests.config.scenario import load_scenario
 from loadtests.errors import ScenarioError
 
@@ -45,3 +45,15 @@ def test_run_flags_override_the_scenario(tmp_path, monkeypatch):
     assert target.ca_file == str(tmp_path / "ca.pem") and target.insecure is True
     plain = _parser().parse_args(["run", str(path)])
     assert load_scenario(path, _overrides(plain)).target.insecure is False
+
+
+@pytest.mark.parametrize("command", ["overhead", "gateway"])
+def test_the_paired_experiments_take_the_same_tls_flags(tmp_path, monkeypatch, command):
+    (tmp_path / "ca.pem").write_text("not read here")
+    monkeypatch.chdir(tmp_path)
+    path = _scenario(tmp_path)
+    args = _parser().parse_args([command, str(path), "--ca-file", "ca.pem", "--insecure"])
+    target = load_scenario(path, _paired_overrides(args, command)).target
+    assert target.ca_file == str(tmp_path / "ca.pem") and target.insecure is True
+    plain = _parser().parse_args([command, str(path)])
+    assert load_scenario(path, _paired_overrides(plain, command)).target.insecure is False
