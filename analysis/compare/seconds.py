@@ -120,7 +120,7 @@ def read_seconds(run: RunData) -> RunSeconds:
     kinds = stream_kinds(run.scenario)
     for block in run.sample_source().chunks():
         intended = block["intended_us"].to_numpy()
-        mask = (intended >= window.start_us) & (intended < window.end_us)
+        mask = window.holds(intended)
         if not mask.any():
             continue
         second = (intended[mask] - window.start_us) // US_PER_S
@@ -158,7 +158,7 @@ def _server_points(
     for metric in SERVER_METRICS:
         points = metric_points(series, metric)
         t_us = points["timestamp_s"].to_numpy() * US_PER_S
-        inside = (t_us >= window.start_us) & (t_us < window.end_us)
+        inside = window.holds(t_us)
         if inside.any():
             second = ((t_us[inside] - window.start_us) // US_PER_S).astype(np.int64)
             out[metric] = (np.minimum(second, n - 1), points["value"].to_numpy()[inside])

@@ -59,7 +59,7 @@ def tally_cache(
     if window is None or not len(samples):
         return
     intended = samples["intended_us"].to_numpy()
-    inside = (intended >= window.start_us) & (intended < window.end_us)
+    inside = window.holds(intended)
     hit, miss = cache_classes(samples["cache"])
     hit, miss = hit & inside, miss & inside
     if not (hit | miss).any():

@@ -52,6 +52,10 @@ class Window:
     def duration_s(self) -> float:
         return (self.end_us - self.start_us) / US_PER_S
 
+    def holds(self, t_us: np.ndarray) -> np.ndarray:
+        """Which of the times ``t_us`` (epoch µs) fall in the window: start inclusive, end not."""
+        return (t_us >= self.start_us) & (t_us < self.end_us)
+
 
 @dataclass(frozen=True)
 class ClientMeasurements:
@@ -238,9 +242,9 @@ def tally_client(samples: pd.DataFrame, window: Window | None, t: Tally) -> None
         return
     intended = samples["intended_us"].to_numpy()
     sent = samples["sent_us"].to_numpy()
-    mask = (intended >= window.start_us) & (intended < window.end_us)
+    mask = window.holds(intended)
     t.add("requests", int(mask.sum()))
-    t.add("requests_sent", int(((sent >= window.start_us) & (sent < window.end_us)).sum()))
+    t.add("requests_sent", int(window.holds(sent).sum()))
     failed = failed_mask(samples)
     t.add("errors", int((mask & failed).sum()))
     t.category("error", code_counts(samples["error"], mask))

@@ -106,7 +106,7 @@ def tally_goodput(
         return
     t.add("goodput_rows", len(samples))
     intended = samples["intended_us"].to_numpy()
-    inside = (intended >= window.start_us) & (intended < window.end_us)
+    inside = window.holds(intended)
     t.add("goodput_requests", int(inside.sum()))
     if not slo.thresholds_ms:
         return

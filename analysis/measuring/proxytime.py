@@ -47,7 +47,7 @@ def tally_proxy_time(
     if window is None or not len(samples):
         return
     intended = samples["intended_us"].to_numpy()
-    inside = (intended >= window.start_us) & (intended < window.end_us)
+    inside = window.holds(intended)
     overhead = samples["overhead_us"].to_numpy()
     upstream = samples["upstream_us"].to_numpy()
     has_overhead, has_upstream = inside & (overhead >= 0), inside & (upstream >= 0)

@@ -97,7 +97,7 @@ def tally_sessions(
     if window is None:
         return
     intended = samples["intended_us"].to_numpy()
-    chosen = in_session & (intended >= window.start_us) & (intended < window.end_us)
+    chosen = in_session & window.holds(intended)
     hit, miss = cache_classes(samples["cache"])
     columns = {
         "latency": samples["response_us"].to_numpy(),

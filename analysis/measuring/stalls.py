@@ -247,7 +247,7 @@ def stalls_of(
         delayed = _delayed(chunk, bounds, counts)
         if window is not None:
             intended = chunk["intended_us"].to_numpy()
-            inside = (intended >= window.start_us) & (intended < window.end_us)
+            inside = window.holds(intended)
             response = chunk["done_us"].to_numpy() - intended
             clean.values("response", response[inside & ~delayed])
             clean.add("delayed", int((inside & delayed).sum()))
@@ -301,7 +301,7 @@ def attribute(samples: pd.DataFrame, window: Window | None, stalls: Stalls) -> S
     if window is None or not len(samples):
         return StallAttribution(percentiles_ms(np.empty(0, dtype=np.int64)))
     intended = samples["intended_us"].to_numpy()
-    in_window = (intended >= window.start_us) & (intended < window.end_us)
+    in_window = window.holds(intended)
     clean = in_window & ~stalls.delayed
     touching = [
         e for e in stalls.episodes if e.start_us < window.end_us and e.end_us >= window.start_us

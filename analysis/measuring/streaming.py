@@ -209,7 +209,7 @@ def tally_streaming(
     if window is None or not len(samples):
         return
     intended = samples["intended_us"].to_numpy()
-    inside = (intended >= window.start_us) & (intended < window.end_us)
+    inside = window.holds(intended)
     figures = figures[inside]
     streamed = figures["streamed"].to_numpy()
     if not streamed.any():

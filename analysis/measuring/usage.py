@@ -105,7 +105,7 @@ def tally_usage(
     if window is None or not len(samples):
         return
     intended = samples["intended_us"].to_numpy()
-    inside = (intended >= window.start_us) & (intended < window.end_us)
+    inside = window.holds(intended)
     chat = inside & (samples["model"].astype(str).to_numpy() != "") & ~failed_mask(samples)
     completion = _column(samples, "completion_tokens")
     prompt = _column(samples, "prompt_tokens")
