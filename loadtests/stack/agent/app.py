@@ -39,7 +39,6 @@ HEALTH_PATHS = ("/health", "/health/live", "/health/ready")
 OTHER_PATH = "other"
 JSON = "application/json"
 SSE = "text/event-stream"
-DEFAULT_TOKENS_PER_S = 50.0
 
 _HEALTH_BODY = b'{"status":"ok","service":"edge-agent-stand-in"}'
 
@@ -65,15 +64,13 @@ class EdgeAgentApp:
 
     ``X-Cache-Status`` is HIT, MISS or BYPASS (cache off); a HIT also says its ``X-Cache-Layer``.
     Every chat answer says ``X-Upstream-Time-Ms`` (time waited for the upstream, 0 on a hit) and
-    ``X-Edge-Overhead-Ms`` (the rest of the time from handling to the answer's head). A streamed
-    answer sends its first token once the upstream answers (``first_token_ms`` instead of the
-    upstream latency when set), then one token every 1/``tokens_per_s`` seconds, hit or miss.
+    ``X-Edge-Overhead-Ms`` (the rest of the time from handling to the answer's head). A miss
+    waits for ``upstream`` (the same simulated provider the direct listener answers with); a
+    streamed answer is paced by it, hit or miss.
 
     Every answer carries OpenAI's ``usage`` (a stream in its last chunk, when the request asks
     with ``stream_options.include_usage``); a cache HIT reports all its prompt tokens as
-    ``cached_tokens``, a MISS none. A completion has ``completion_tokens`` tokens, at most the
-    request's ``max_tokens``; exactly ``max_tokens`` when ``honour_max_tokens`` is on and the
-    request gives one.
+    ``cached_tokens``, a MISS none; the upstream decides how many tokens a completion has.
     """
 
     def __init__(
@@ -81,33 +78,19 @@ class EdgeAgentApp:
         *,
         metrics: AgentMetrics,
         cache: ResponseCache | None,
-        upstream_latency_ms: Callable[[], float],
-        completion_tokens: int,
+        upstream: SimulatedUpstream,
         l2: L2Cache | None = None,
         telemetry: RequestTelemetry = NO_TELEMETRY,
         costs: KnownCosts | None = None,
-        tokens_per_s: float = DEFAULT_TOKENS_PER_S,
-        first_token_ms: float | None = None,
-        honour_max_tokens: bool = False,
         sleep: Callable[[float], Awaitable[object]] = asyncio.sleep,
         clock_s: Callable[[], float] = time.perf_counter,
-        wall_clock_s: Callable[[], float] = time.time,
     ) -> None:
         self._metrics = metrics
         self._cache = cache
         self._l2 = l2 if cache is not None else None
         self._telemetry = telemetry
         self._costs = costs if costs is not None else KnownCosts()
-        self._provider = SimulatedUpstream(
-            latency_ms=upstream_latency_ms,
-            completion_tokens=completion_tokens,
-            tokens_per_s=tokens_per_s,
-            first_token_ms=first_token_ms,
-            honour_max_tokens=honour_max_tokens,
-            sleep=sleep,
-            clock_s=clock_s,
-            wall_clock_s=wall_clock_s,
-        )
+        self._provider = upstream
         self._sleep = sleep
         self._clock_s = clock_s
         self._health = Response(200, _HEALTH_BODY, JSON)

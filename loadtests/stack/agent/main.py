@@ -7,7 +7,6 @@ import os
 import random
 import signal
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
@@ -56,38 +55,33 @@ def build_app(
     return EdgeAgentApp(
         metrics=metrics,
         cache=ResponseCache(config.cache_max_entries) if config.cache else None,
-        upstream_latency_ms=_latency_sampler(config),
-        completion_tokens=config.completion_tokens,
-        honour_max_tokens=config.honour_max_tokens,
+        upstream=_upstream(config),
         l2=l2,
         telemetry=telemetry,
         costs=costs,
-        tokens_per_s=config.stream_tokens_per_s,
-        first_token_ms=config.stream_first_token_ms,
     )
 
 
-def _latency_sampler(config: AgentConfig) -> Callable[[], float]:
-    """Upstream latency draws from the config's seed: the gateway and direct paths draw alike."""
-    return latency_sampler(
-        config.upstream_distribution,
-        config.upstream_median_ms,
-        config.upstream_sigma,
-        random.Random(config.seed),
+def _upstream(config: AgentConfig) -> SimulatedUpstream:
+    """The simulated provider of ``config``; its latency draws start from the config's seed, so
+    the gateway's and the direct listener's (each its own) draw alike."""
+    return SimulatedUpstream(
+        latency_ms=latency_sampler(
+            config.upstream_distribution,
+            config.upstream_median_ms,
+            config.upstream_sigma,
+            random.Random(config.seed),
+        ),
+        completion_tokens=config.completion_tokens,
+        tokens_per_s=config.stream_tokens_per_s,
+        first_token_ms=config.stream_first_token_ms,
+        honour_max_tokens=config.honour_max_tokens,
     )
 
 
 def build_direct_app(config: AgentConfig) -> DirectApp:
     """The direct listener's app: the simulated upstream of ``config`` with no gateway."""
-    return DirectApp(
-        SimulatedUpstream(
-            latency_ms=_latency_sampler(config),
-            completion_tokens=config.completion_tokens,
-            tokens_per_s=config.stream_tokens_per_s,
-            first_token_ms=config.stream_first_token_ms,
-            honour_max_tokens=config.honour_max_tokens,
-        )
-    )
+    return DirectApp(_upstream(config))
 
 
 async def serve(

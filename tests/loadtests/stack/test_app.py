@@ -14,7 +14,7 @@ from loadtests.stack.agent.app import EdgeAgentApp
 from loadtests.stack.agent.costs import KnownCosts, TelemetryCost
 from loadtests.stack.agent.metrics import AgentMetrics
 from loadtests.stack.agent.openai_api import SSE_DONE, mark_cached
-from loadtests.stack.agent.upstream import ResponseCache
+from loadtests.stack.agent.upstream import ResponseCache, SimulatedUpstream
 from loadtests.stack.http.parser import Request, Response, StreamingResponse
 
 CHAT = "/v1/chat/completions"
@@ -48,11 +48,19 @@ def _app(
     cache: ResponseCache | None, fake: FakeTime, **options: Any
 ) -> tuple[EdgeAgentApp, AgentMetrics]:
     metrics = AgentMetrics(CollectorRegistry())
+    upstream = SimulatedUpstream(
+        latency_ms=lambda: 12.5,
+        completion_tokens=4,
+        tokens_per_s=options.pop("tokens_per_s", 50.0),
+        first_token_ms=options.pop("first_token_ms", None),
+        honour_max_tokens=options.pop("honour_max_tokens", False),
+        sleep=fake.sleep,
+        clock_s=fake.clock_s,
+    )
     app = EdgeAgentApp(
         metrics=metrics,
         cache=cache,
-        upstream_latency_ms=lambda: 12.5,
-        completion_tokens=4,
+        upstream=upstream,
         sleep=fake.sleep,
         clock_s=fake.clock_s,
         **options,

@@ -25,29 +25,29 @@ from tests.loadtests.stack.test_app import (
 UPSTREAM_MS = 12.5
 
 
-def _direct(fake: FakeTime) -> DirectApp:
-    return DirectApp(
-        SimulatedUpstream(
-            latency_ms=lambda: UPSTREAM_MS,
-            completion_tokens=4,
-            tokens_per_s=50.0,
-            sleep=fake.sleep,
-            clock_s=fake.clock_s,
-            wall_clock_s=lambda: 1_700_000_000.0,
-        )
+def _upstream(fake: FakeTime) -> SimulatedUpstream:
+    return SimulatedUpstream(
+        latency_ms=lambda: UPSTREAM_MS,
+        completion_tokens=4,
+        tokens_per_s=50.0,
+        sleep=fake.sleep,
+        clock_s=fake.clock_s,
+        wall_clock_s=lambda: 1_700_000_000.0,
     )
+
+
+def _direct(fake: FakeTime) -> DirectApp:
+    return DirectApp(_upstream(fake))
 
 
 def _gateway(fake: FakeTime, gateway_ms: float, cache: ResponseCache | None) -> EdgeAgentApp:
     return EdgeAgentApp(
         metrics=AgentMetrics(CollectorRegistry()),
         cache=cache,
-        upstream_latency_ms=lambda: UPSTREAM_MS,
-        completion_tokens=4,
+        upstream=_upstream(fake),
         costs=KnownCosts(gateway_latency_ms=gateway_ms),
         sleep=fake.sleep,
         clock_s=fake.clock_s,
-        wall_clock_s=lambda: 1_700_000_000.0,
     )
 
 
