@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import sys
 import time
-from datetime import UTC, datetime
-from pathlib import Path
 
 from analysis.capacity.document import CapacityDoc, from_search
 from analysis.capacity.folder import REPORT_FILE, read_probe, write_capacity
@@ -22,6 +20,7 @@ from analysis.capacity.search import StopSearch, Trial, search
 from loadtests.config.capacity import CapacityOptions, capacity_targets, probe_scenario
 from loadtests.errors import EXIT_INTERRUPTED, HarnessError, Interrupted
 from loadtests.experiments.run import RunOptions, run_scenario
+from loadtests.recording.metadata import create_experiment
 
 SERVER_SIDE_METRICS = ("otlp_export_success",)  # need the embedded Prometheus
 
@@ -30,22 +29,12 @@ def _say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-def _folder(out_root: Path, name: str) -> Path:
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    path = out_root / f"{stamp}-{name}-capacity"
-    try:
-        path.mkdir(parents=True)
-    except OSError as exc:
-        raise HarnessError(f"cannot create the capacity folder {path}: {exc}") from None
-    return path
-
-
 def execute_capacity(options: CapacityOptions) -> int:
     """Search, write the capacity folder, print the result; the exit code of ``CapacityDoc``."""
     scenario, settings = options.scenario, options.settings
     targets, left_out = capacity_targets(options)
     probe_scenario(scenario, settings.start_rps, targets)  # a bad setting fails before any load
-    folder = _folder(options.out_root, scenario.name)
+    folder = create_experiment(options.out_root, f"{scenario.name}-capacity", "capacity")
     with_prometheus = any(m in targets for m in SERVER_SIDE_METRICS)
     began = time.monotonic()
     count = [0]

@@ -19,7 +19,6 @@ import random
 import sys
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -39,8 +38,9 @@ from loadtests.config.variants import (
     needs_server_side,
     reconfigure,
 )
-from loadtests.errors import EXIT_INTERRUPTED, HarnessError
+from loadtests.errors import EXIT_INTERRUPTED
 from loadtests.experiments.run import RunOptions, run_scenario
+from loadtests.recording.metadata import create_experiment
 
 VARIANTS = ("baseline", "treatment")
 
@@ -82,18 +82,6 @@ def _say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-def _experiment_dir(
-    out_root: Path, name: str, calibrate: bool = False, kind: str = "overhead"
-) -> Path:
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
-    path = out_root / f"{stamp}-{name}-{kind}{'-aa' if calibrate else ''}"
-    try:
-        path.mkdir(parents=True)
-    except OSError as exc:
-        raise HarnessError(f"cannot create the experiment folder {path}: {exc}") from None
-    return path
-
-
 def execute_overhead(scenario: Scenario, out_root: Path, spec: OverheadSpec) -> int:
     """Run the interleaved experiment and judge it; the exit code follows the run contract.
 
@@ -101,7 +89,8 @@ def execute_overhead(scenario: Scenario, out_root: Path, spec: OverheadSpec) -> 
     """
     variants = ab_variants(spec)
     steps = schedule(spec.pairs, spec.seed)
-    experiment = _experiment_dir(out_root, scenario.name, spec.calibrate, spec.kind)
+    suffix = f"{spec.kind}{'-aa' if spec.calibrate else ''}"
+    experiment = create_experiment(out_root, f"{scenario.name}-{suffix}", "experiment")
     label = dict(zip(VARIANTS, spec.labels, strict=True))
     plan: dict[str, Any] = {
         "scenario": scenario.name,

@@ -17,16 +17,30 @@ from analysis.contract.atomic import write_text_atomic
 from analysis.contract.schema import METADATA_FILE, SCENARIO_FILE
 from loadtests.config.replay import timeline_for
 from loadtests.config.scenario import Scenario
-from loadtests.errors import OutputError
+from loadtests.errors import HarnessError, OutputError
 
 
 def _utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
+def _stamp() -> str:
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+def create_experiment(out_root: Path, name: str, what: str) -> Path:
+    """Make ``out_root/<UTC stamp>-<name>``, the folder of an experiment's runs (``what``)."""
+    path = out_root / f"{_stamp()}-{name}"
+    try:
+        path.mkdir(parents=True)
+    except OSError as exc:
+        raise HarnessError(f"cannot create the {what} folder {path}: {exc}") from None
+    return path
+
+
 def create(out_root: Path, scenario_name: str) -> Path:
     """Make ``out_root/<UTC stamp>-<scenario>``; fail before any load if it cannot be written."""
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    stamp = _stamp()
     try:
         out_root.mkdir(parents=True, exist_ok=True)
         run_dir = out_root / f"{stamp}-{scenario_name}"
@@ -189,4 +203,4 @@ class Metadata:
         write_text_atomic(self.path, json.dumps(self.as_dict(), indent=2))
 
 
-__all__ = ["Metadata", "create", "write_scenario"]
+__all__ = ["Metadata", "create", "create_experiment", "write_scenario"]
