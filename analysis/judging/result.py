@@ -4,7 +4,8 @@
 docs/run-directory.md): the status, the verdicts, the measurements with one nested model per
 group the reports read (latency, server, generator, streaming, goodput, proxy, cache effect,
 stages, spike, knee, memory growth, outages, generator stalls, ...), the warnings and the run's
-facts.
+facts. The base record is in ``record``; the LLM-serving and shape groups in ``llm_records`` and
+``shape_records``.
 
 - Keys the model does not name are kept (``extra="allow"``) and written back, so nothing is lost.
 - Keys a document lacks get defaults (None, "", empty), so summaries of older runs load; and
@@ -26,19 +27,23 @@ import json
 import math
 from typing import Any
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    ValidationInfo,
-    ValidatorFunctionWrapHandler,
-    model_validator,
-)
+from pydantic import Field
 
-# A measured number: NaN is written as null, so every figure may be None. Ints stay ints.
-Num = int | float | None
-_MAX_REPAIRS = 50  # lenient reading drops at most this many bad values, then gives up
+from analysis.judging.llm_records import (
+    CacheEffect,
+    CacheKind,
+    CacheStatusFigures,
+    Goodput,
+    Proxy,
+    Replay,
+    Sessions,
+    SessionTurn,
+    Streaming,
+    TokenRates,
+    Usage,
+)
+from analysis.judging.record import Num, Percentiles, Record
+from analysis.judging.shape_records import Knee, MemoryGrowth, Spike, SpikeSecond, Stage
 
 
 def json_safe(value: Any) -> Any:
@@ -57,83 +62,6 @@ def json_safe(value: Any) -> Any:
 def summary_json(summary: dict[str, Any]) -> str:
     """``summary`` as indented JSON text (NaN and infinities as null)."""
     return json.dumps(json_safe(summary), indent=2, allow_nan=False, ensure_ascii=False) + "\n"
-
-
-def _drop_bad(data: dict[str, Any], errors: list[Any]) -> dict[str, Any]:
-    """``data`` without the values ``errors`` point at: a bad list item or dict entry alone."""
-    data = dict(data)
-    for error in errors:
-        loc = error.get("loc") or ()
-        if not loc or loc[0] not in data:
-            continue
-        name, value = loc[0], data[loc[0]]
-        if len(loc) >= 2 and isinstance(value, list) and isinstance(loc[1], int):
-            data[name] = [v for i, v in enumerate(value) if i != loc[1]]
-        elif len(loc) >= 2 and isinstance(value, dict) and loc[1] in value:
-            data[name] = {k: v for k, v in value.items() if k != loc[1]}
-        else:
-            del data[name]
-    return data
-
-
-class Record(BaseModel):
-    """Base of every part of the result: extra keys kept, defaults for missing ones, frozen."""
-
-    model_config = ConfigDict(extra="allow", frozen=True, strict=True)
-
-    @model_validator(mode="wrap")
-    @classmethod
-    def _lenient(
-        cls, data: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo
-    ) -> Any:
-        exact = bool((info.context or {}).get("exact"))
-        for _ in range(_MAX_REPAIRS):
-            try:
-                record = handler(data)
-                if exact and record.model_extra:  # a key the model does not name: renamed?
-                    raise ValueError(
-                        f"{cls.__name__} has no field for {sorted(record.model_extra)}"
-                    )
-                return record
-            except ValidationError as exc:
-                if exact or not isinstance(data, dict):
-                    raise
-                repaired = _drop_bad(data, exc.errors())
-                if repaired == data:
-                    raise
-                data = repaired
-        return handler(data)
-
-    def empty(self) -> bool:
-        """Whether the document had no keys at all here (``{}``)."""
-        return not self.model_fields_set and not self.model_extra
-
-    def provided(self, name: str) -> bool:
-        """Whether the document had the key ``name`` (even as null); a misspelt name raises."""
-        if name not in type(self).model_fields:
-            raise AttributeError(f"{type(self).__name__} has no field {name!r}")
-        return name in self.model_fields_set
-
-
-class Percentiles(Record):
-    """Percentiles in ms; each group has some of these (send lag: P50/P99/max, ...)."""
-
-    p50: Num = None
-    p90: Num = None
-    p95: Num = None
-    p99: Num = None
-    p999: Num = None
-    max: Num = None
-
-
-class TokenRates(Record):
-    """Tokens/s per stream: its slow tail is at the low percentiles."""
-
-    p50: Num = None
-    p10: Num = None
-    p5: Num = None
-    p1: Num = None
-    min: Num = None
 
 
 class Window(Record):
@@ -230,199 +158,6 @@ class KindFigures(Record):
     tokens_per_s_p50: Num = None
 
 
-class Goodput(Record):
-    """Requests that succeeded and met every per-request threshold."""
-
-    requests: Num = None
-    good: Num = None
-    percent: Num = None
-    rate_rps: Num = None
-    thresholds_ms: dict[str, int | float] = Field(default_factory=dict)
-    thresholds_source: str | None = None
-    missed: dict[str, int] = Field(default_factory=dict)
-    missing: str = ""
-
-
-class Streaming(Record):
-    """TTFT, inter-token latency, tokens/s and completion of streamed requests."""
-
-    requests: Num = None
-    completed: Num = None
-    completion_percent: Num = None
-    tokens: Num = None
-    ttft_requests: Num = None
-    ttft_ms: Percentiles = Field(default_factory=Percentiles)
-    ttft_from_send_ms: Percentiles = Field(default_factory=Percentiles)
-    itl_gap_ms: Percentiles = Field(default_factory=Percentiles)  # every chunk gap a sample
-    itl_gaps: Num = None
-    tpot_ms: Percentiles = Field(default_factory=Percentiles)
-    tpot_requests: Num = None
-    itl_ms: Percentiles = Field(default_factory=Percentiles)  # older name of tpot_ms
-    itl_requests: Num = None
-    e2e_ms: Percentiles = Field(default_factory=Percentiles)
-    e2e_requests: Num = None
-    rate_requests: Num = None
-    tokens_per_s: TokenRates = Field(default_factory=TokenRates)
-    missing: str = ""
-
-    def tpot(self) -> tuple[Percentiles, Num]:
-        """TPOT percentiles and requests; a summary written before the name has them as itl."""
-        if "tpot_ms" in self.model_fields_set:
-            return self.tpot_ms, self.tpot_requests
-        return self.itl_ms, self.itl_requests
-
-
-class Usage(Record):
-    """Token usage the server reported (analysis/measuring/usage.py); absent in older runs."""
-
-    requests: Num = None
-    reported: Num = None
-    missing_percent: Num = None
-    prompt_tokens: Num = None
-    completion_tokens: Num = None
-    cached_tokens: Num = None
-    cached_percent: Num = None
-    output_tokens_per_s: Num = None
-    decode_tokens_per_s: Num = None
-    decode_streams: Num = None
-    streams_compared: Num = None
-    streams_disagreeing: Num = None
-    disagreeing_percent: Num = None
-    stream_usage_tokens: Num = None
-    stream_chunks: Num = None
-    missing: str = ""
-
-
-class Proxy(Record):
-    """Times the target reported (overhead, upstream) and what neither explains."""
-
-    requests: Num = None
-    overhead_ms: Percentiles = Field(default_factory=Percentiles)
-    upstream_ms: Percentiles = Field(default_factory=Percentiles)
-    upstream_requests: Num = None
-    unexplained_ms: Percentiles = Field(default_factory=Percentiles)
-    unexplained_requests: Num = None
-    missing: str = ""
-
-
-class CacheStatusFigures(Record):
-    """Latency (and TTFT, for streamed runs) of the responses with one X-Cache-Status."""
-
-    requests: Num = None
-    latency_ms: Percentiles = Field(default_factory=Percentiles)
-    ttft_ms: Percentiles = Field(default_factory=Percentiles)
-
-
-class CacheKind(Record):
-    """Hits, misses and their latency split for one request kind."""
-
-    hits: Num = None
-    misses: Num = None
-    hit_percent: Num = None
-    hit_p50_ms: Num = None
-    hit_p95_ms: Num = None
-    hit_p99_ms: Num = None
-    miss_p50_ms: Num = None
-    miss_p95_ms: Num = None
-    miss_p99_ms: Num = None
-
-
-class CacheEffect(Record):
-    """Hit ratio and the latency of hits against misses."""
-
-    hits: Num = None
-    misses: Num = None
-    hit_percent: Num = None
-    by_status: dict[str, CacheStatusFigures] = Field(default_factory=dict)
-    by_kind: dict[str, CacheKind] = Field(default_factory=dict)
-    missing: str = ""
-
-
-class Stage(Record):
-    """One stage of a staged run, measured after its settling seconds."""
-
-    stage: int | None = None
-    start_s: Num = None
-    end_s: Num = None
-    start_rps: Num = None
-    end_rps: Num = None
-    judge: bool | None = None
-    settle_s: Num = None
-    offered_rps: Num = None
-    achieved_rps: Num = None
-    requests: Num = None
-    errors: Num = None
-    error_percent: Num = None
-    latency_ms: Percentiles = Field(default_factory=Percentiles)
-    met: bool | None = None
-    missed: list[str] = Field(default_factory=list)
-    reason: str = ""
-
-
-class SpikeSecond(Record):
-    """One whole second after a spike's end."""
-
-    k: int | None = None
-    requests: Num = None
-    p99_ms: Num = None
-    error_percent: Num = None
-    within: bool | None = None
-
-
-class Spike(Record):
-    """Recovery after the spike stage, against the stage before."""
-
-    stage: int | None = None
-    spike_rps: Num = None
-    baseline_rps: Num = None
-    recovery_s: Num = None
-    recovered: bool | None = None
-    spike_stage_met: bool | None = None
-    baseline_p99_ms: Num = None
-    baseline_error_percent: Num = None
-    p99_limit_ms: Num = None
-    error_limit_percent: Num = None
-    sustain_s: Num = None
-    observed_s: Num = None
-    seconds: list[SpikeSecond] = Field(default_factory=list)
-    reason: str | None = None
-
-
-class Knee(Record):
-    """The knee of a stress run."""
-
-    knee_rps: Num = None
-    steps: Num = None
-    first_failing_stage: int | None = None
-    first_failing_rps: Num = None
-    why: list[str] = Field(default_factory=list)
-    reason: str = ""
-
-
-class MemoryGrowth(Record):
-    """The shape of the server's memory and its sustained slope (``analysis.shapes.soak``)."""
-
-    slope_mb_per_h: Num = None
-    low_mb_per_h: Num = None
-    high_mb_per_h: Num = None
-    points: Num = None
-    warmup_s: Num = None
-    fitted_s: Num = None
-    first_bytes: Num = None
-    last_bytes: Num = None
-    shape: str = ""  # flat, plateau, linear, falling or growing (still levelling off)
-    description: str = ""
-    rise_bytes: Num = None
-    noise_bytes: Num = None
-    fit_start_s: Num = None  # the fitted line, s from the load's start
-    fit_end_s: Num = None
-    fit_start_bytes: Num = None
-    fit_end_bytes: Num = None
-    needed_s: Num = None  # for a shape still growing: the judged window that would tell
-    source: str = ""
-    reason: str | None = None
-
-
 class Outage(Record):
     """Consecutive failed requests; times in s from the load's start."""
 
@@ -444,60 +179,6 @@ class GeneratorStall(Record):
     held_max_service_ms: Num = None
     worker: int | None = None
     cause: str = ""
-
-
-class SessionTurn(Record):
-    """One turn index (or "first" / "later") of multi-turn sessions, in the judged window."""
-
-    turn: str = ""
-    requests: Num = None
-    errors: Num = None
-    latency_ms: Percentiles = Field(default_factory=Percentiles)
-    ttft_ms: Percentiles = Field(default_factory=Percentiles)
-    request_bytes_p50: Num = None
-    request_bytes_max: Num = None
-    hits: Num = None
-    misses: Num = None
-    hit_percent: Num = None
-
-
-class Sessions(Record):
-    """Multi-turn sessions: outcomes over the run, figures by turn (``measuring.sessions``)."""
-
-    started: Num = None
-    completed: Num = None
-    failed: Num = None
-    cut: Num = None  # stopped between turns by the end of the run
-    completed_percent: Num = None
-    first_turn: SessionTurn = Field(default_factory=SessionTurn)
-    later_turns: SessionTurn = Field(default_factory=SessionTurn)
-    by_turn: list[SessionTurn] = Field(default_factory=list)
-    missing: str = ""
-
-
-class ReplaySkipped(Record):
-    """Rows of a trace file not sent, by reason."""
-
-    outside_window: Num = None
-    invalid: Num = None  # a zero input or output length
-    not_sent: Num = None  # due, never sent by the generator
-    unaccounted: Num = None  # neither sent nor counted: an interrupted run
-
-
-class Replay(Record):
-    """Replay fidelity of a trace run: send lag against the trace's time, rows skipped and why."""
-
-    file: str = ""
-    format: str = ""
-    speedup: Num = None
-    passes: Num = None
-    rows_in_file: Num = None
-    rows_scheduled: Num = None
-    rows_sent: Num = None
-    rows_skipped: ReplaySkipped = Field(default_factory=ReplaySkipped)
-    send_lag_ms: Percentiles = Field(default_factory=Percentiles)
-    on_time_percent: Num = None  # rows sent within on_time_ms of their trace time
-    on_time_ms: Num = None
 
 
 class Measurements(Record):
@@ -621,6 +302,7 @@ __all__ = [
     "Percentiles",
     "Proxy",
     "Record",
+    "Replay",
     "RunInfo",
     "RunResult",
     "Server",
@@ -632,6 +314,7 @@ __all__ = [
     "Stage",
     "Streaming",
     "TokenRates",
+    "Usage",
     "VerdictRecord",
     "Window",
     "json_safe",
