@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from loadtests.cli import _parser
+from loadtests.cliargs import build_parser
 from loadtests.config.scenario import load_scenario
 
 KUBE = Path(__file__).resolve().parents[1] / "deploy" / "kubernetes"
@@ -40,8 +40,8 @@ def test_the_manifests_hold_the_master_the_workers_and_the_scenario():
 
 def test_the_pod_commands_are_the_clis_own_and_fit_together(tmp_path):
     docs = _docs()
-    master = _parser().parse_args(_container(docs[("Job", "edgeperf-master")])["args"])
-    worker = _parser().parse_args(_container(docs[("Job", "edgeperf-workers")])["args"])
+    master = build_parser().parse_args(_container(docs[("Job", "edgeperf-master")])["args"])
+    worker = build_parser().parse_args(_container(docs[("Job", "edgeperf-workers")])["args"])
     assert master.command == "run" and worker.command == "worker"
     # The workers reach the master through its Service, on the port the master listens on.
     service = docs[("Service", "edgeperf-master")]

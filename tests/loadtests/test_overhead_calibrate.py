@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from loadtests.cli import _parser
+from loadtests.cliargs import build_parser
 from loadtests.config.scenario import load_scenario
 from loadtests.config.variants import OverheadSpec, Variant, ab_variants
 
@@ -22,9 +22,9 @@ def test_calibrate_runs_the_baseline_on_both_sides():
 
 
 def test_the_flag_sets_the_scenario_field():
-    args = _parser().parse_args(["overhead", str(SCENARIO), "--calibrate"])
+    args = build_parser().parse_args(["overhead", str(SCENARIO), "--calibrate"])
     assert args.calibrate is True
-    assert _parser().parse_args(["overhead", str(SCENARIO)]).calibrate is False
+    assert build_parser().parse_args(["overhead", str(SCENARIO)]).calibrate is False
     scenario = load_scenario(SCENARIO, {"overhead.calibrate": True})
     assert scenario.overhead is not None and scenario.overhead.calibrate is True
     default = load_scenario(SCENARIO)

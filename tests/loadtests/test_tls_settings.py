@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from loadtests.cli import _overrides, _paired_overrides, _parser
+from loadtests.cliargs import build_parser, overrides, paired_overrides
 from loadtests.config.scenario import load_scenario
 from loadtests.errors import ScenarioError
 
@@ -39,12 +39,12 @@ def test_run_flags_override_the_scenario(tmp_path, monkeypatch):
     (tmp_path / "ca.pem").write_text("not read here")
     monkeypatch.chdir(tmp_path)
     path = _scenario(tmp_path)
-    args = _parser().parse_args(["run", str(path), "--ca-file", "ca.pem", "--insecure"])
-    target = load_scenario(path, _overrides(args)).target
+    args = build_parser().parse_args(["run", str(path), "--ca-file", "ca.pem", "--insecure"])
+    target = load_scenario(path, overrides(args)).target
     # Absolute, so workers started elsewhere read the same file.
     assert target.ca_file == str(tmp_path / "ca.pem") and target.insecure is True
-    plain = _parser().parse_args(["run", str(path)])
-    assert load_scenario(path, _overrides(plain)).target.insecure is False
+    plain = build_parser().parse_args(["run", str(path)])
+    assert load_scenario(path, overrides(plain)).target.insecure is False
 
 
 @pytest.mark.parametrize("command", ["overhead", "gateway"])
@@ -52,8 +52,8 @@ def test_the_paired_experiments_take_the_same_tls_flags(tmp_path, monkeypatch, c
     (tmp_path / "ca.pem").write_text("not read here")
     monkeypatch.chdir(tmp_path)
     path = _scenario(tmp_path)
-    args = _parser().parse_args([command, str(path), "--ca-file", "ca.pem", "--insecure"])
-    target = load_scenario(path, _paired_overrides(args, command)).target
+    args = build_parser().parse_args([command, str(path), "--ca-file", "ca.pem", "--insecure"])
+    target = load_scenario(path, paired_overrides(args, command)).target
     assert target.ca_file == str(tmp_path / "ca.pem") and target.insecure is True
-    plain = _parser().parse_args([command, str(path)])
-    assert load_scenario(path, _paired_overrides(plain, command)).target.insecure is False
+    plain = build_parser().parse_args([command, str(path)])
+    assert load_scenario(path, paired_overrides(plain, command)).target.insecure is False
