@@ -8,9 +8,7 @@ from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
-    BaseModel,
     BeforeValidator,
-    ConfigDict,
     Field,
     ValidationError,
     field_validator,
@@ -23,17 +21,14 @@ from loadtests.config.gateway import GatewaySpec
 from loadtests.config.replay import TraceSpec, timeline_for
 from loadtests.config.sessionspec import SessionSpec
 from loadtests.config.shipped import shipped_scenario, shipped_scenario_names
-from loadtests.config.validation import Seconds, only_known, parse_duration_s
+from loadtests.config.standin import StandIn
+from loadtests.config.validation import Seconds, SpecModel, only_known, parse_duration_s
 from loadtests.config.variants import OverheadSpec
 from loadtests.errors import ScenarioError
 from loadtests.placement import AUTO, check_setting
 
 
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Stage(_Model):
+class Stage(SpecModel):
     """A stretch of the schedule; the rate moves linearly from ``start_rps`` to ``rate_rps``."""
 
     duration: Seconds = Field(gt=0)
@@ -42,7 +37,7 @@ class Stage(_Model):
     judge: bool = True
 
 
-class Load(_Model):
+class Load(SpecModel):
     rate_rps: float = Field(default=1000.0, gt=0, le=1_000_000)
     ramp: Seconds = 10.0
     duration: Seconds = Field(default=60.0, gt=0)
@@ -92,7 +87,7 @@ class Load(_Model):
         return (ramp, steady)
 
 
-class ChatSpec(_Model):
+class ChatSpec(SpecModel):
     models: dict[str, float] = Field(default_factory=lambda: {"gpt-4o-mini": 1.0})
     prompt_pool: int = Field(default=200, ge=1, le=10_000_000)
     repeat_rate: float = Field(default=0.5, ge=0, le=1)
@@ -113,7 +108,7 @@ class ChatSpec(_Model):
         return value
 
 
-class RequestKind(_Model):
+class RequestKind(SpecModel):
     kind: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,40}$")
     weight: float = Field(gt=0)
     method: Literal["GET", "POST"] = "GET"
@@ -130,84 +125,7 @@ class RequestKind(_Model):
         return self
 
 
-class UpstreamLatency(_Model):
-    """Simulated provider latency of the stand-in on a cache miss."""
-
-    distribution: Literal["constant", "uniform", "exponential", "lognormal"] = "lognormal"
-    median_ms: float = Field(default=3.0, ge=0, le=60_000)
-    sigma: float = Field(default=0.4, ge=0, le=5)
-
-
-class OtlpFaultSpec(_Model):
-    """Faults of the embedded OTLP receiver (see loadtests/stack/otlp/config.py OtlpFaults).
-
-    A stall holds exports unanswered from ``stall_at_s`` after the receiver starts, for
-    ``stall_for_s``.
-    """
-
-    refuse_fraction: float = Field(default=0.0, ge=0, le=1)
-    refuse_status: Literal[503, 429] = 503
-    retry_after_s: Seconds | None = Field(default=None, ge=0, le=600)
-    latency_ms: float = Field(default=0.0, ge=0, le=60_000)
-    stall_at_s: Seconds | None = None
-    stall_for_s: Seconds = 0.0
-
-    @model_validator(mode="after")
-    def _stall_needs_start(self) -> OtlpFaultSpec:
-        if self.stall_for_s > 0 and self.stall_at_s is None:
-            raise ValueError("stall_for_s needs stall_at_s (seconds after the receiver starts)")
-        return self
-
-
-class StreamSpec(_Model):
-    """How the stand-in streams (a chat with ``stream: true``): token pace and first token.
-
-    The first token comes after the upstream latency on a miss (``first_token_ms`` instead when
-    set), at once on a hit; then one token every 1/``tokens_per_s`` seconds.
-    """
-
-    tokens_per_s: float = Field(default=50.0, gt=0, le=1_000_000)
-    first_token_ms: float | None = Field(default=None, ge=0, le=60_000)
-
-
-class TelemetryCostSpec(_Model):
-    """A known price of telemetry, charged by the stand-in only while ``telemetry`` is on.
-
-    ``latency_ms`` is slept in every chat answer after the upstream/cache part, ``cpu_us`` of
-    CPU spun per chat request, ``memory_bytes`` allocated once at start and held.
-    """
-
-    latency_ms: float = Field(default=0.0, ge=0, le=60_000)
-    cpu_us: float = Field(default=0.0, ge=0, le=1_000_000)
-    memory_bytes: int = Field(default=0, ge=0, le=64 * 2**30)
-
-
-class StandIn(_Model):
-    upstream: UpstreamLatency = UpstreamLatency()
-    cache: bool = True
-    cache_max_entries: int = Field(default=10_000, ge=0)
-    completion_tokens: int = Field(default=32, ge=1, le=100_000)  # capped by max_tokens
-    # True: a completion has exactly the request's max_tokens tokens when it gives one (trace
-    # replay's output lengths); False: completion_tokens, capped by max_tokens.
-    honour_max_tokens: bool = False
-    telemetry: bool = False  # export spans, metrics and logs to the embedded OTLP receiver
-    redis: bool = False  # start a redis-server and use it as the L2 cache
-    otlp: OtlpFaultSpec = OtlpFaultSpec()
-    stream: StreamSpec = StreamSpec()
-    # A single-server queue with service time 1/capacity_rps in front of chat requests: the
-    # latency knee sits exactly at this rate. None: no queue.
-    capacity_rps: float | None = Field(default=None, gt=0, le=1_000_000)
-    # Bytes each chat request allocates and never frees: RSS grows by rate × this per second.
-    leak_bytes_per_request: int = Field(default=0, ge=0, le=2**30)
-    # A known gateway cost: ms slept in every chat answer of the gateway, never on the direct
-    # listener (target.via: direct), so a gateway vs direct experiment knows the truth.
-    gateway_cost_ms: float = Field(default=0.0, ge=0, le=60_000)
-    # False with telemetry on: the SDK does not start (nothing exported), only the cost applies.
-    telemetry_export: bool = True
-    telemetry_cost: TelemetryCostSpec = TelemetryCostSpec()
-
-
-class ProcessSpec(_Model):
+class ProcessSpec(SpecModel):
     """A local process whose RSS and CPU the process sampler reads once a second: pid or name."""
 
     pid: int | None = Field(default=None, ge=1)
@@ -220,7 +138,7 @@ class ProcessSpec(_Model):
         return self
 
 
-class MetricsSpec(_Model):
+class MetricsSpec(SpecModel):
     """Server-side metrics: a profile of PromQL, single-query overrides, a process to sample.
 
     ``profile`` is a name in scenarios/profiles/ or a path to a YAML file; left out, the run
@@ -242,14 +160,14 @@ class MetricsSpec(_Model):
         return value
 
 
-class TimingHeaders(_Model):
+class TimingHeaders(SpecModel):
     """Response headers in which the target reports its own timing, in milliseconds."""
 
     upstream_ms: str | None = "X-Upstream-Time-Ms"
     overhead_ms: str | None = "X-Edge-Overhead-Ms"
 
 
-class TargetSpec(_Model):
+class TargetSpec(SpecModel):
     host: str | None = None
     prometheus: str | None = None
     headers: dict[str, str] = Field(default_factory=dict)
@@ -304,7 +222,7 @@ def _check_target(value: Any) -> str:
 TargetText = Annotated[str, BeforeValidator(_check_target)]
 
 
-class SloSpec(_Model):
+class SloSpec(SpecModel):
     """Per-request thresholds (ms) a request must meet to count as goodput.
 
     None set: the latency targets stand in (see analysis/measuring/goodput.py). ``response_ms``
@@ -316,7 +234,7 @@ class SloSpec(_Model):
     itl_ms: float | None = Field(default=None, gt=0)
 
 
-class Scenario(_Model):
+class Scenario(SpecModel):
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]{1,60}$")
     description: str = ""
     target: TargetSpec = TargetSpec()

@@ -16,9 +16,9 @@ import random
 from collections.abc import Callable
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import Field, model_validator
 
-from loadtests.config.validation import Seconds, parse_duration_s
+from loadtests.config.validation import Seconds, SpecModel, parse_duration_s
 
 MAX_TURNS = 1000
 MAX_THINK_S = 3600.0
@@ -27,10 +27,6 @@ _THINK_FORMS = (
     "1s, {min: 0.5s, max: 2s}, {distribution: exponential, mean: 1s} or "
     "{distribution: lognormal, median: 1s, sigma: 0.5}"
 )
-
-
-class _Model(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 def _whole(value: Any, what: str) -> int:
@@ -64,7 +60,7 @@ def _constant_think(value: Any) -> dict[str, Any]:
     return {"distribution": "constant", "mean": seconds}
 
 
-class TurnCount(_Model):
+class TurnCount(SpecModel):
     """How many turns one session has; ``draw`` picks it for a new session."""
 
     distribution: Literal["constant", "uniform", "geometric"]
@@ -111,7 +107,7 @@ _THINK_FIELDS = {
 }
 
 
-class ThinkTime(_Model):
+class ThinkTime(SpecModel):
     """Seconds between an answer's end and the next turn's intended send; ``draw_s`` picks one."""
 
     distribution: Literal["constant", "uniform", "exponential", "lognormal"]
@@ -153,7 +149,7 @@ class ThinkTime(_Model):
         return self.mean or 0.0
 
 
-class SessionSpec(_Model):
+class SessionSpec(SpecModel):
     """A conversation: ``turns`` requests one after another, each carrying the turns before it.
 
     A turn leaves ``think_time`` after the previous turn's answer ended; sessions themselves

@@ -6,9 +6,17 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Annotated, Any, TypeVar
 
-from pydantic import BeforeValidator
+from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 M = TypeVar("M", bound=Mapping)
+
+
+class SpecModel(BaseModel):
+    """Base of the scenario's parts: unknown keys refused, frozen once read."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
 _DURATION_RE = re.compile(r"(\d+(?:\.\d+)?)(ms|us|h|m|s)")
 _DURATION_UNITS_S = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
 
@@ -46,4 +54,4 @@ def only_known(value: M, known: Iterable[str], what: str = "metric(s)") -> M:
     return value
 
 
-__all__ = ["Seconds", "only_known", "parse_duration_s"]
+__all__ = ["Seconds", "SpecModel", "only_known", "parse_duration_s"]
