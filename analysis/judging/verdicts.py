@@ -97,7 +97,8 @@ def stall_decided(
 ) -> list[Verdict]:
     """Latency FAILs that the generator's own stalls decide become NO DATA, with the reason.
 
-    Such a verdict fails with every request but would pass without those the stalls delayed:
+    Such a verdict fails as measured but would pass with what the stalls can have added to each
+    request taken out (``StallAttribution``):
     it is not the target's FAIL, the harness could not judge it (the run is INCOMPLETE). A
     verdict that passes anyway, or fails either way, stays as it is; ``measured`` is kept.
     """
@@ -115,8 +116,8 @@ def stall_decided(
             continue
         reason = (
             f"the generator's own pauses decide {verdict.metric}: {verdict.measured:.3f} ms "
-            f"measured, {clean:.3f} ms without the {stalls.delayed:,} requests its "
-            f"{stalls.episodes} stall(s) delayed"
+            f"measured, {clean:.3f} ms without what its {stalls.episodes} stall(s) added to "
+            f"{stalls.delayed:,} requests"
         )
         out.append(replace(verdict, status=NO_DATA, reason=reason))
     return out

@@ -21,6 +21,12 @@ its first late request and ends when its last late request left; its duration is
 lag (about the pause). It delayed the requests of its process scheduled from its start to its end
 and those in flight across it (sent before its start, answered after its midpoint).
 
+What a stall can have added to a request is bounded, and only that much is taken out of the
+latency "without stalls": a request due during it counts from when it left (its send lag is the
+pause's), one in flight across it loses at most the pause's length. A target that held its
+answers for 200 ms while a 12 ms pause of the generator fell inside that time keeps 188 ms of
+them: the pause did not decide them.
+
 10 ms is 100 times the timer's usual lag (about 0.1 ms) and far below a latency target worth
 judging; a shorter pause can add at most that much to any request. With a cap at or below the
 requests in flight during a pause (a cap of 1), a pause cannot be told from a full cap: the late
@@ -81,16 +87,18 @@ class StallEpisode:
 
 @dataclass(frozen=True, eq=False)
 class Stalls:
-    """Every stall of a run and which sample rows they delayed (``delayed``, row order)."""
+    """Every stall of a run, which sample rows they delayed (``delayed``, row order) and by how
+    much at most (``credit_us``: the µs a stall can have added to that row's latency)."""
 
     episodes: tuple[StallEpisode, ...]
     delayed: np.ndarray
     cap_per_worker: int | None = None
+    credit_us: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
 
 
 @dataclass(frozen=True)
 class StallAttribution:
-    """The judged window's latency without the requests the stalls delayed."""
+    """The judged window's latency with what the stalls can have added taken out."""
 
     without: Percentiles = field(default_factory=Percentiles)
     delayed: int = 0  # requests of the window a stall delayed
@@ -188,9 +196,14 @@ def _episodes(runs: list[list[int]], threshold_us: int) -> list[list[int]]:
 Bounds = dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]]  # worker -> starts, ends, lags
 
 
-def _delayed(chunk: pd.DataFrame, episodes: Bounds, t: Tally | None) -> np.ndarray:
-    """Rows of ``chunk`` a stall delayed; per-episode counts go to ``t`` when given."""
+def _delayed(
+    chunk: pd.DataFrame, episodes: Bounds, t: Tally | None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rows of ``chunk`` a stall delayed, and the µs it can have added to each: a row due in an
+    episode its own send lag, a row held in flight across one at most the episode's length.
+    Per-episode counts go to ``t`` when given."""
     delayed = np.zeros(len(chunk), dtype=bool)
+    credit = np.zeros(len(chunk), dtype=np.int64)
     workers = chunk["worker"].to_numpy()
     for worker, (starts, ends, lags) in episodes.items():
         rows = np.flatnonzero(workers == worker)
@@ -205,6 +218,8 @@ def _delayed(chunk: pd.DataFrame, episodes: Bounds, t: Tally | None) -> np.ndarr
         nxt = np.minimum(h, len(starts) - 1)
         held = (h < len(starts)) & (done >= starts[nxt] + lags[nxt] // 2) & ~scheduled
         delayed[rows[scheduled | held]] = True
+        credit[rows[scheduled]] = (sent - intended)[scheduled]
+        credit[rows[held]] = np.minimum(lags[nxt][held], (done - sent)[held])
         if t is not None:
             for i, n in enumerate(np.bincount(k[scheduled], minlength=len(starts))):
                 t.add(f"stall:{worker}:{i}", int(n))
@@ -215,14 +230,14 @@ def _delayed(chunk: pd.DataFrame, episodes: Bounds, t: Tally | None) -> np.ndarr
             for i, longest in enumerate(service):
                 key = f"held_service:{worker}:{i}"
                 t.counts[key] = max(t.counts.get(key, -1), int(longest))
-    return delayed
+    return delayed, credit
 
 
 def stalls_of(
     source: Samples, late: LateRuns, metadata: dict[str, Any], window: Window | None, t: Tally
 ) -> tuple[Stalls, StallAttribution]:
-    """The stalls the runs of ``late`` make, and the window's latency without the requests they
-    delayed (``t`` holds the client tally of the same samples, for a run without stalls)."""
+    """The stalls the runs of ``late`` make, and the window's latency with what they can have
+    added taken out (``t`` holds the client tally of the same samples, for a run without stalls)."""
     cap = _cap_per_worker(metadata)
     runs = {w: r for w, r in late.runs.items() if r}
     if cap is not None and runs:
@@ -244,12 +259,12 @@ def stalls_of(
     counts = Tally()
     clean = Tally()
     for chunk in source.chunks():
-        delayed = _delayed(chunk, bounds, counts)
+        delayed, credit = _delayed(chunk, bounds, counts)
         if window is not None:
             intended = chunk["intended_us"].to_numpy()
             inside = window.holds(intended)
-            response = chunk["done_us"].to_numpy() - intended
-            clean.values("response", response[inside & ~delayed])
+            response = chunk["done_us"].to_numpy() - intended - credit
+            clean.values("response", response[inside])
             clean.add("delayed", int((inside & delayed).sum()))
     episodes = [
         StallEpisode(w, int(starts[i]), int(ends[i]), int(lags[i]), counts.counts[f"stall:{w}:{i}"],
@@ -280,10 +295,11 @@ def find_stalls(
     late.add(samples.sort_values("intended_us", kind="stable"))
     stalls, _ = stalls_of(FrameSamples(samples), late, metadata, None, Tally())
     bounds = _bounds(stalls)
-    return replace(
-        stalls,
-        delayed=_delayed(samples, bounds, None) if bounds else np.zeros(len(samples), dtype=bool),
-    )
+    if not bounds:
+        none = np.zeros(len(samples), dtype=bool)
+        return replace(stalls, delayed=none, credit_us=np.zeros(len(samples), dtype=np.int64))
+    delayed, credit = _delayed(samples, bounds, None)
+    return replace(stalls, delayed=delayed, credit_us=credit)
 
 
 def _bounds(stalls: Stalls) -> Bounds:
@@ -297,17 +313,20 @@ def _bounds(stalls: Stalls) -> Bounds:
 
 
 def attribute(samples: pd.DataFrame, window: Window | None, stalls: Stalls) -> StallAttribution:
-    """Response-time percentiles of the window's requests that no stall delayed."""
+    """Response-time percentiles of the window's requests with what the stalls can have added
+    to each taken out."""
     if window is None or not len(samples):
         return StallAttribution(percentiles_ms(np.empty(0, dtype=np.int64)))
     intended = samples["intended_us"].to_numpy()
     in_window = window.holds(intended)
-    clean = in_window & ~stalls.delayed
+    response = samples["response_us"].to_numpy()
+    if len(stalls.credit_us):
+        response = response - stalls.credit_us
     touching = [
         e for e in stalls.episodes if e.start_us < window.end_us and e.end_us >= window.start_us
     ]
     return StallAttribution(
-        without=percentiles_ms(np.sort(samples["response_us"].to_numpy()[clean])),
+        without=percentiles_ms(np.sort(response[in_window])),
         delayed=int((in_window & stalls.delayed).sum()),
         episodes=len(touching),
     )

@@ -14,13 +14,13 @@ from analysis.outputs.formatting import format_count, format_value
 
 
 def without_stalls_row(m: Measurements, cells: list[str]) -> dict[str, Any] | None:
-    """The latency row without the requests the stalls delayed, when any were (``cells``
-    are its formatted percentiles)."""
+    """The latency row with what the stalls can have added taken out, when they delayed any
+    request (``cells`` are its formatted percentiles)."""
     if not m.stall_delayed_requests:
         return None
     label = (
-        f"response time without generator stalls ({format_count(m.stall_delayed_requests)} "
-        "delayed requests left out)"
+        "response time without generator stalls (what they can have added to "
+        f"{format_count(m.stall_delayed_requests)} requests taken out)"
     )
     return {"label": label, "cells": cells}
 

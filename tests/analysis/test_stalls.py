@@ -113,6 +113,32 @@ def test_a_frozen_target_is_not_a_generator_stall():
     assert stalls.episodes == () and not stalls.delayed.any()  # ... and is the target's
 
 
+def test_a_short_stall_inside_a_freeze_takes_out_only_its_own_length():
+    # The target holds 100 ms of answers; the generator pauses 12 ms near their end.
+    frame = _simulate(5000, 1000, freeze=(2.0, 0.1), stall=(2.09, 0.012))
+    stalls = find_stalls(frame, _meta())
+    (episode,) = stalls.episodes
+    assert 11 * MS <= episode.max_lag_us <= 13 * MS
+    assert episode.held_in_flight == 90  # sent 2.000 s to 2.089 s, answered as the pause ends
+    clean = attribute(frame, WINDOW, stalls).without
+    # Leaving out the 102 delayed requests would leave P99 at the target's 2 ms; taking out what
+    # the pause can have added (12 ms at most) leaves the held answers up to 90 ms late.
+    assert 35 <= clean.get("p99") <= 45
+    full = percentiles_ms(np.sort(frame["response_us"].to_numpy()))
+    assert full.get("max") - 13 <= clean.get("max") <= full.get("max") - 11
+
+
+def test_a_frozen_target_with_a_short_stall_inside_still_fails(tmp_path):
+    frame = _simulate(5000, 1000, freeze=(2.0, 0.1), stall=(2.09, 0.012))
+    targets = {"latency_p99_ms": "< 20", "error_rate": "< 1"}
+    meta = metadata(end_us=T0_US + 5 * S_US, judge_end_us=T0_US + 5 * S_US)
+    run_dir = write_run(tmp_path, frame.drop(columns="response_us"), targets=targets, meta=meta)
+    analysis = analyze_run(run_dir)
+    assert analysis.summary["measurements"]["generator_stall_count"] == 1
+    verdict = {v["metric"]: v for v in analysis.summary["verdicts"]}["latency_p99_ms"]
+    assert verdict["status"] == FAIL and analysis.status == FAIL
+
+
 def test_waiting_for_a_full_cap_is_not_a_generator_stall():
     frame = _simulate(5000, 1000, cap=20, freeze=(2.0, 0.3))
     lag = frame["sent_us"] - frame["intended_us"]
@@ -151,7 +177,7 @@ def test_a_latency_fail_the_stalls_decide_is_incomplete_with_the_reason():
     assert p99.status == NO_DATA and p99.measured == 132.0
     assert p99.reason == (
         "the generator's own pauses decide latency_p99_ms: 132.000 ms measured, 0.920 ms "
-        "without the 140 requests its 1 stall(s) delayed"
+        "without what its 1 stall(s) added to 140 requests"
     )
     assert decided[0] == verdicts[0]  # P50 passed anyway: untouched
     status = overall_status(decided, "completed")
