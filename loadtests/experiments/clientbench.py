@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from loadtests.engine.hubtimer import TIMER_ENV
 from loadtests.placement import decide, format_cpu_list, pinned
 
 REPO = Path(__file__).resolve().parents[2]
@@ -113,7 +114,10 @@ def run_hey(url: str, rate_rps: float, duration_s: float, connections: int = 10)
     )  # fmt: skip
 
 
-def run_harness(url: str, rate_rps: float, duration_s: float, work: Path, cap: int) -> Figures:
+def run_harness(
+    url: str, rate_rps: float, duration_s: float, work: Path, cap: int, timer: str | None = None
+) -> Figures:
+    """One edgeperf run; ``timer`` "thread" keeps the native timer thread (``TIMER_ENV``)."""
     scenario = work / "bench.yaml"
     scenario.write_text(
         yaml.safe_dump(
@@ -127,10 +131,13 @@ def run_harness(url: str, rate_rps: float, duration_s: float, work: Path, cap: i
         )
     )  # fmt: skip
     out = work / "runs"
+    env = {k: v for k, v in os.environ.items() if k != TIMER_ENV}
+    if timer is not None:
+        env[TIMER_ENV] = timer
     subprocess.run(
         [sys.executable, "-m", "loadtests.cli", "run", str(scenario), "--host", url,
          "--out", str(out), "--quiet"],
-        cwd=REPO, capture_output=True, text=True,
+        cwd=REPO, capture_output=True, text=True, env=env,
     )  # fmt: skip
     (run_dir,) = [p for p in out.iterdir() if (p / "summary.json").exists()]
     summary = json.loads((run_dir / "summary.json").read_text())
@@ -144,7 +151,7 @@ def run_harness(url: str, rate_rps: float, duration_s: float, work: Path, cap: i
     response_ms = (samples["done_us"] - samples["intended_us"]).to_numpy() / 1000
     shutil.rmtree(out)
     return Figures(
-        "edgeperf", summary["measurements"]["rate_rps"],
+        "edgeperf" if timer is None else f"ep-{timer}", summary["measurements"]["rate_rps"],
         latency["p50"], latency["p95"], latency["p99"],
         100 * generator["cpu_s"] / generator["wall_s"], 1e6 * generator["cpu_s"] / max(1, requests),
         _below_edges(response_ms, rounded=False),
@@ -204,7 +211,7 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(tmp)
         with pinned(target_cpus):
             target = Target(work)
-        results: dict[str, list[Figures]] = {"hey": [], "edgeperf": []}
+        results: dict[str, list[Figures]] = {"hey": [], "edgeperf": [], "thread": []}
         try:
             for i in range(args.repeat):
                 with pinned(client_cpus):
@@ -212,11 +219,14 @@ def main(argv: list[str] | None = None) -> int:
                     results["edgeperf"].append(
                         run_harness(target.url, args.rate, args.duration, work, cap=1000)
                     )
+                    results["thread"].append(
+                        run_harness(target.url, args.rate, args.duration, work, 1000, "thread")
+                    )
                 print(f"  run {i + 1}/{args.repeat} done", flush=True)
         finally:
             target.stop()
         print("\nFast loopback target (GET /health answered at once):")
-        medians = [_median(results["hey"]), _median(results["edgeperf"])]
+        medians = [_median(results[tool]) for tool in ("hey", "edgeperf", "thread")]
         print(_table(medians))
         print("\nShare of responses faster than hey's bin edges (exact for both tools):")
         print(_edges_table(medians))
@@ -243,6 +253,8 @@ def main(argv: list[str] | None = None) -> int:
         print("edgeperf measures from the intended send time (coordinated omission corrected);")
         print("hey measures from when each of its 10 workers got round to sending.")
         print("In the freeze run edgeperf's cap is 10 connections, like hey's 10 workers.")
+        print(f"ep-thread: edgeperf with its native timer thread ({TIMER_ENV}=thread) instead of")
+        print("the timerfd and its lead, the default on Linux.")
     return 0
 
 
