@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import importlib
 import socket
 import ssl
 import sys
@@ -10,11 +11,11 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 import httpx
 
-from analysis.api import analyze_run, format_verdict_table, write_outputs
 from loadtests.config.profiles import (
     Profile,
     default_profile_name,
@@ -37,6 +38,15 @@ from loadtests.recording.samples import LiveStats, PartWriter
 from loadtests.serverside.collector import write_collected
 from loadtests.serverside.session import ServerSide, processes_for
 from loadtests.stack.launchers.embedded import EmbeddedStack, start_embedded_stack
+
+if TYPE_CHECKING:
+    from types import ModuleType
+
+
+def _analysis() -> ModuleType:
+    """The analysis (matplotlib and the report: about 0.7 s of imports), loaded on first use;
+    an embedded run loads it while Prometheus finds its targets."""
+    return importlib.import_module("analysis.api")
 
 
 @dataclass(frozen=True)
@@ -188,6 +198,7 @@ def run_scenario(options: RunOptions) -> RunOutcome:
                         stack,
                         run_dir,
                         with_prometheus=prom_url is None and options.with_prometheus,
+                        meanwhile=_analysis,
                     )
             except KeyboardInterrupt:  # a second Ctrl-C, at once
                 raise _stopped(meta, "while starting the embedded stack") from None
@@ -242,10 +253,11 @@ def run_scenario(options: RunOptions) -> RunOutcome:
         meta.write()
         _collect_server_series(run_dir, meta, server)
     meta.finish()
-    analysis = analyze_run(run_dir)
-    write_outputs(run_dir, analysis)
+    api = _analysis()
+    analysis = api.analyze_run(run_dir)
+    api.write_outputs(run_dir, analysis)
     if not options.quiet_summary:
-        print(format_verdict_table(analysis.result))
+        print(api.format_verdict_table(analysis.result))
         print(f"report: {run_dir / 'index.html'}")
     code = EXIT_INTERRUPTED if meta.outcome == "interrupted" else analysis.exit_code
     return RunOutcome(run_dir, code)

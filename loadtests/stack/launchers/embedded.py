@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -113,11 +114,13 @@ def launch_stack(
     stack: contextlib.ExitStack,
     *,
     with_prometheus: bool = True,
+    meanwhile: Callable[[], object] | None = None,
 ) -> EmbeddedStack:
     """Start the stack with its files in ``workdir``; ``stack`` stops it, agent before receiver.
 
     The receiver always runs (so its counts read 0 with telemetry off); Redis only with
     ``stand_in.redis``; Prometheus scrapes the jobs "edge-agent" and "otlp-collector".
+    ``meanwhile`` runs while Prometheus finds its targets (about 5 s), or last without it.
     """
     receiver = stack.enter_context(start_otlp_receiver(receiver_config(scenario), workdir))
     pids = {"otlp_receiver": receiver.pid}
@@ -135,8 +138,10 @@ def launch_stack(
             AGENT_JOB: f"127.0.0.1:{agent.metrics_port}",
             OTLP_JOB: f"127.0.0.1:{receiver.metrics_port}",
         }
-        prom = stack.enter_context(start_prometheus(jobs, workdir))
+        prom = stack.enter_context(start_prometheus(jobs, workdir, meanwhile=meanwhile))
         prom_url, pids["prometheus"] = prom.url, prom.pid
+    elif meanwhile is not None:
+        meanwhile()
     return EmbeddedStack(
         agent_url=agent.url,
         prometheus_url=prom_url,
@@ -161,12 +166,14 @@ def start_embedded_stack(
     logs_dir: Path,
     *,
     with_prometheus: bool = True,
+    meanwhile: Callable[[], object] | None = None,
 ) -> EmbeddedStack:
-    """Start the stack; its processes stop, and their logs go to ``logs_dir``, with ``stack``."""
+    """Start the stack; its processes stop, and their logs go to ``logs_dir``, with ``stack``
+    (``meanwhile``: see ``launch_stack``)."""
     work = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="edgeperf-")))
     # Registered before the processes start, so it runs after they have all stopped.
     stack.callback(_copy_logs, work, logs_dir)
-    return launch_stack(scenario, work, stack, with_prometheus=with_prometheus)
+    return launch_stack(scenario, work, stack, with_prometheus=with_prometheus, meanwhile=meanwhile)
 
 
 __all__ = [

@@ -7,6 +7,7 @@ import shutil
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -180,11 +181,13 @@ def start_prometheus(
     binary: str = "prometheus",
     timeout_s: float = 30.0,
     popen: Popen = subprocess.Popen,
+    meanwhile: Callable[[], object] | None = None,
 ) -> PrometheusProcess:
     """Start Prometheus on 127.0.0.1 and return once every job has been scraped (up == 1).
 
     Expect about 5 s: Prometheus 2.x hands discovered targets to its scrapers every 5 s, so the
-    first scrape cannot come sooner whatever the scrape interval.
+    first scrape cannot come sooner whatever the scrape interval. ``meanwhile`` (called once,
+    after the process started) does other work in that time.
     """
     executable = shutil.which(binary)
     if executable is None:
@@ -209,6 +212,8 @@ def start_prometheus(
         process = spawn(popen, argv, log_path, what="Prometheus")
         url = f"http://127.0.0.1:{listen_port}"
         try:
+            if meanwhile is not None and attempt == 1:
+                meanwhile()
             _wait_for_prometheus(process, url, list(scrape_targets), log_path, timeout_s)
         except StackError:
             stop_process(process)

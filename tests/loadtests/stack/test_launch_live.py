@@ -49,9 +49,15 @@ def test_prometheus_scrapes_the_agent_before_start_returns(
             body = {"model": model, "messages": [{"role": "user", "content": f"q{index % 2}"}]}
             assert client.post("/v1/chat/completions", json=body).status_code == 200
 
-    # The requests above precede the first scrape, which start_prometheus waits for.
+    # The requests above precede the first scrape, which start_prometheus waits for; other work
+    # runs meanwhile, once, while the process boots (its log file is open by then).
     target = f"127.0.0.1:{agent.metrics_port}"
-    with start_prometheus({"edge-agent": target}, tmp_path, scrape_interval_s=0.5) as prometheus:
+    meanwhile: list[bool] = []
+    with start_prometheus(
+        {"edge-agent": target}, tmp_path, scrape_interval_s=0.5,
+        meanwhile=lambda: meanwhile.append((tmp_path / "prometheus.log").exists()),
+    ) as prometheus:  # fmt: skip
+        assert meanwhile == [True]
         assert prometheus.url == f"http://127.0.0.1:{prometheus.port}"
         rss = _query(prometheus.url, 'process_resident_memory_bytes{job="edge-agent"}')
         assert len(rss) == 1 and float(rss[0]["value"][1]) > 0
