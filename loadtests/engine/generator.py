@@ -104,6 +104,7 @@ class GeneratorStats:
     wall_s: float = 0.0
     timer: str = "thread"  # what woke the hub at each due time: "timerfd" or "thread"
     timer_lead_us: float = 0.0  # how early the timerfd woke the hub at the end of the run
+    timer_wait_s: float = 0.0  # the time greenlets woken early waited for their due time
     notes: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, object]:
@@ -388,8 +389,9 @@ class OpenModelGenerator:
         early_ns = due_ns - time.perf_counter_ns()
         self._lead.observe(early_ns)
         if early_ns > 0:
-            while time.perf_counter_ns() < due_ns:
+            while (now_ns := time.perf_counter_ns()) < due_ns:
                 pass
+            self.stats.timer_wait_s += (now_ns - due_ns + early_ns) / 1e9
 
     def _follow(self, req: PlannedRequest, answer: bytearray, done_us: int) -> None:
         """Queue the session's next turn: due ``done_us`` plus its think time."""
