@@ -187,7 +187,7 @@ class OpenModelGenerator:
         self._tick: Any = None  # its io watcher
         self._offsets: Any = None  # the schedule's offsets still to come (hub timer)
         self._next_offset: int | None = None
-        self._base_ns = 0
+        self._base_ns = self._end_ns = 0
         self._lead = Lead()  # how early the hub timer wakes
         self._in_flight: set[gevent.Greenlet] = set()
         self._schedule_done = gevent.event.Event()
@@ -227,6 +227,7 @@ class OpenModelGenerator:
     def _start_hub_timer(self, hub: Any, tfd: TimerFd) -> None:
         self._tfd = tfd
         self._base_ns = self._clock.perf_ns_at(self._start_epoch_us)
+        self._end_ns = self._base_ns + round(self._schedule.duration_s * 1e9)
         self._offsets = iter(self._schedule.offsets_us())
         self._next_offset = next(self._offsets, None)
         self._tick = hub.loop.io(tfd.fileno(), 1)
@@ -240,7 +241,7 @@ class OpenModelGenerator:
         if self._next_offset is not None:
             self._tfd.arm_at(self._base_ns + self._next_offset * 1000 - self._lead.ns)
         else:
-            self._tfd.arm_at(self._base_ns + round(self._schedule.duration_s * 1e9))
+            self._tfd.arm_at(self._end_ns)
 
     def _on_tick(self) -> None:
         """In the hub: queue every arrival now due, re-arm for the next, start what is due."""
@@ -254,9 +255,7 @@ class OpenModelGenerator:
             self._due.append(start_us + offset)
             offset = next(self._offsets, None)
         self._next_offset = offset
-        end_ns = base_ns + round(self._schedule.duration_s * 1e9)
-        over = offset is None and (not self._mix.has_sessions or now_ns >= end_ns)
-        if stopping or over:
+        if stopping or (offset is None and (not self._mix.has_sessions or now_ns >= self._end_ns)):
             self._tick.stop()
             self._due.append(None)
         else:
