@@ -10,9 +10,10 @@ due, so the loop's own poll returns then: one wake-up, in the thread that sends.
 Waking at the due time still leaves the wake-up (~40 µs here) and the loop's dispatch to the
 request's greenlet (~50 µs) after it. So the timer wakes ``Lead.ns`` early and the greenlet waits
 out what is left: ``Lead`` follows the ``quantile`` of how early greenlets reach their send (a
-stochastic quantile estimate: down a step each time one is early, up ``quantile`` of a step
-each time one is late), so about one request in five waits, for microseconds, holding the loop,
-and the rest leave later than their due time by less than without it.
+stochastic quantile estimate: down ``1 - quantile`` of a step each time one is early, up
+``quantile`` of a step each time one is late), so about one request in five waits, for
+microseconds, holding the loop, and the rest leave later than their due time by less than
+without it.
 
 ``TimerFd.open()`` gives None where there is no timerfd (not Linux, or no libc); the generator
 then keeps its native timer thread.
