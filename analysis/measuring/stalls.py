@@ -27,7 +27,7 @@ pause's), one in flight across it loses at most the pause's length. A target tha
 answers for 200 ms while a 12 ms pause of the generator fell inside that time keeps 188 ms of
 them: the pause did not decide them.
 
-10 ms is 100 times the timer's usual lag (about 0.1 ms) and far below a latency target worth
+10 ms is 100 to 500 times the usual send lag (0.02–0.1 ms) and far below a latency target worth
 judging; a shorter pause can add at most that much to any request. With a cap at or below the
 requests in flight during a pause (a cap of 1), a pause cannot be told from a full cap: the late
 requests are then not called a stall.
