@@ -294,11 +294,7 @@ def find_stalls(
     late = LateRuns(threshold_us)
     late.add(samples.sort_values("intended_us", kind="stable"))
     stalls, _ = stalls_of(FrameSamples(samples), late, metadata, None, Tally())
-    bounds = _bounds(stalls)
-    if not bounds:
-        none = np.zeros(len(samples), dtype=bool)
-        return replace(stalls, delayed=none, credit_us=np.zeros(len(samples), dtype=np.int64))
-    delayed, credit = _delayed(samples, bounds, None)
+    delayed, credit = _delayed(samples, _bounds(stalls), None)
     return replace(stalls, delayed=delayed, credit_us=credit)
 
 

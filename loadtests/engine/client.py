@@ -69,6 +69,22 @@ def build_request(
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body
 
 
+def request_body_bytes(raw: bytes) -> int:
+    """Bytes of the body of a request built by ``build_request``."""
+    return len(raw) - raw.find(b"\r\n\r\n") - 4
+
+
+def header_us(headers: dict[str, str], name: str) -> int:
+    """A millisecond timing header as integer microseconds; -1 when absent or unreadable."""
+    value = headers.get(name) if name else None
+    if value is None:
+        return -1
+    try:
+        return round(float(value) * 1000)
+    except ValueError:
+        return -1
+
+
 class _Conn:
     __slots__ = ("buf", "connect_us", "received", "reused", "sock")
 
@@ -282,5 +298,7 @@ __all__ = [
     "HttpProtocolError",
     "Response",
     "build_request",
+    "header_us",
+    "request_body_bytes",
     "tls_context",
 ]

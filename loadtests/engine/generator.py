@@ -20,7 +20,6 @@ intended time. Turns still thinking when the schedule ends are not sent (the ses
 from __future__ import annotations
 
 import collections
-import contextlib
 import gc
 import os
 import resource
@@ -36,19 +35,24 @@ import gevent
 import gevent.event
 import gevent.monkey
 
-from loadtests.engine.client import BodySink, ConnectionClosed, Http1Pool, HttpProtocolError
+from loadtests.engine.client import (
+    BodySink,
+    ConnectionClosed,
+    Http1Pool,
+    HttpProtocolError,
+    header_us,
+    request_body_bytes,
+)
 from loadtests.engine.clocksync import Clock
 from loadtests.engine.conversation import answer_text
-from loadtests.engine.hubtimer import TIMER_ENV, Lead, TimerFd
+from loadtests.engine.hubtimer import ArrivalQueue, ArrivalTimer, ThreadArrivalTimer, arrival_timer
 from loadtests.engine.mix import Mix, PlannedRequest, next_turn
 from loadtests.engine.pacing import Arrivals
 from loadtests.engine.sse import NOT_REPORTED, BodyUsage, TokenClock
-from loadtests.engine.turntimer import TurnTimer, fine_timer_slack
+from loadtests.engine.turntimer import TurnTimer
 from loadtests.recording.samples import COLUMNS, Columns
 
 _real_sleep = gevent.monkey.get_original("time", "sleep")
-_real_thread = gevent.monkey.get_original("_thread", "start_new_thread")
-_MAX_SLEEP_S = 0.05  # the timer thread re-checks for a stop this often
 # Test only: "AT_S:FOR_MS" blocks the event loop once, AT_S into the schedule, for FOR_MS, as a
 # pause of the generator itself would (tests/loadtests/test_stalls_e2e.py). Unset in real runs.
 TEST_STALL_ENV = "EDGEPERF_TEST_STALL"
@@ -69,11 +73,6 @@ def _test_stall(text: str | None) -> tuple[float, float] | None:
     except ValueError:
         raise ValueError(f"{TEST_STALL_ENV}={text!r}: expected AT_S:FOR_MS, e.g. 2:200") from None
     return at_s, for_ms
-
-
-def _request_body_bytes(raw: bytes) -> int:
-    """Bytes of the body of a request built by ``client.build_request``."""
-    return len(raw) - raw.find(b"\r\n\r\n") - 4
 
 
 def _both(first: BodySink, second: BodySink | None) -> BodySink:
@@ -137,17 +136,6 @@ def classify_error(exc: BaseException) -> str:
     return type(exc).__name__
 
 
-def _header_us(headers: dict[str, str], name: str) -> int:
-    """A millisecond timing header as integer microseconds; -1 when absent or unreadable."""
-    value = headers.get(name) if name else None
-    if value is None:
-        return -1
-    try:
-        return round(float(value) * 1000)
-    except ValueError:
-        return -1
-
-
 class OpenModelGenerator:
     """Drives one worker's share of the schedule at ``base_url`` and hands rows to ``on_rows``."""
 
@@ -188,12 +176,7 @@ class OpenModelGenerator:
         self._due: collections.deque[int | tuple[int, PlannedRequest] | None] = collections.deque()
         self._turns: TurnTimer[PlannedRequest] = TurnTimer(self._clock.now_us, self._turn_due)
         self._watcher: Any = None  # the hub's async watcher while run() runs
-        self._tfd: TimerFd | None = None  # the hub timer while it runs
-        self._tick: Any = None  # its io watcher
-        self._offsets: Any = None  # the schedule's offsets still to come (hub timer)
-        self._next_offset: int | None = None
-        self._base_ns = self._end_ns = 0
-        self._lead = Lead()  # how early the hub timer wakes
+        self._arrivals: ArrivalTimer | ThreadArrivalTimer | None = None  # once run() starts
         self._in_flight: set[gevent.Greenlet] = set()
         self._schedule_done = gevent.event.Event()
         self._idle = gevent.event.Event()
@@ -202,70 +185,6 @@ class OpenModelGenerator:
         self._waiting = 0
         self.stats = GeneratorStats()
         self._test_stall = _test_stall(os.environ.get(TEST_STALL_ENV))
-
-    # -- timer thread (native): only sleeps precisely and queues due times ------------------
-    def _timer(self, watcher) -> None:
-        fine_timer_slack()
-        base_ns = self._clock.perf_ns_at(self._start_epoch_us)
-        try:
-            for offset_us in self._schedule.offsets_us():
-                if not self._sleep_until(base_ns + offset_us * 1000):
-                    break
-                self._due.append(self._start_epoch_us + offset_us)
-                watcher.send()
-            if self._mix.has_sessions:  # later turns may leave until the schedule's very end
-                self._sleep_until(base_ns + round(self._schedule.duration_s * 1e9))
-        finally:
-            self._due.append(None)
-            watcher.send()
-
-    def _sleep_until(self, due_ns: int) -> bool:
-        """Sleep until ``due_ns`` (perf counter); False when stop() came first."""
-        while not self._stopping.is_set():
-            wait_s = (due_ns - time.perf_counter_ns()) / 1e9
-            if wait_s <= 0:
-                return True
-            _real_sleep(min(wait_s, _MAX_SLEEP_S))
-        return False
-
-    # -- hub timer (Linux): the hub's own poll returns at each due time ----------------------
-    def _start_hub_timer(self, hub: Any, tfd: TimerFd) -> None:
-        self._tfd = tfd
-        self._base_ns = self._clock.perf_ns_at(self._start_epoch_us)
-        self._end_ns = self._base_ns + round(self._schedule.duration_s * 1e9)
-        self._offsets = iter(self._schedule.offsets_us())
-        self._next_offset = next(self._offsets, None)
-        self._tick = hub.loop.io(tfd.fileno(), 1)
-        self._tick.start(self._on_tick)
-        self.stats.timer = "timerfd"
-        self._arm()
-
-    def _arm(self) -> None:
-        """Arm for the next arrival, or (sessions) the schedule's end after the last one."""
-        assert self._tfd is not None
-        if self._next_offset is not None:
-            self._tfd.arm_at(self._base_ns + self._next_offset * 1000 - self._lead.ns)
-        else:
-            self._tfd.arm_at(self._end_ns)
-
-    def _on_tick(self) -> None:
-        """In the hub: queue every arrival now due, re-arm for the next, start what is due."""
-        assert self._tfd is not None
-        self._tfd.clear()
-        now_ns = time.perf_counter_ns()
-        offset, base_ns, start_us = self._next_offset, self._base_ns, self._start_epoch_us
-        stopping = self._stopping.is_set()
-        ahead_ns = now_ns + self._lead.ns  # due within the lead: its greenlet waits
-        while offset is not None and not stopping and base_ns + offset * 1000 <= ahead_ns:
-            self._due.append(start_us + offset)
-            offset = next(self._offsets, None)
-        self._next_offset = offset
-        if stopping or (offset is None and (not self._mix.has_sessions or now_ns >= self._end_ns)):
-            self._tick.stop()
-            self._due.append(None)
-        else:
-            self._arm()
-        self._drain()
 
     def _turn_due(self, due_us: int, req: PlannedRequest) -> None:
         """In the turn timer's thread: a session's next turn is due."""
@@ -338,8 +257,8 @@ class OpenModelGenerator:
         sink: BodySink | None = body.feed if body else None
         if answer is not None:  # the next turn carries this answer
             sink = _both(answer.extend, sink)
-        if self._tfd is not None and planned is None:  # a session's turn is never early
-            self._wait_until_due(intended_us)
+        if self._arrivals is not None and planned is None:  # a session's turn is never early
+            self._arrivals.wait_until_due(self._clock.perf_ns_at(intended_us))
         sent_us = now()
         exc: BaseException | None = None
         try:
@@ -347,8 +266,8 @@ class OpenModelGenerator:
             ttfb_us, status, nbytes = response.ttfb_us, response.status, response.body_bytes
             connect_us = response.connect_us
             cache = response.headers.get("x-cache-status", "")
-            upstream_us = _header_us(response.headers, self._upstream_header)
-            overhead_us = _header_us(response.headers, self._overhead_header)
+            upstream_us = header_us(response.headers, self._upstream_header)
+            overhead_us = header_us(response.headers, self._overhead_header)
             if status >= 400:
                 error = f"HTTP {status}"
         except gevent.GreenletExit:
@@ -374,7 +293,7 @@ class OpenModelGenerator:
             (intended_us, sent_us, ttfb_us, done_us, status, req.kind, req.model, error,
              nbytes, cache, self._worker, first_us, last_us, count, upstream_us, overhead_us,
              connect_us, turn.session if turn else -1, turn.index if turn else 0,
-             turn.turns if turn else 0, _request_body_bytes(req.raw), *usage, gaps)
+             turn.turns if turn else 0, request_body_bytes(req.raw), *usage, gaps)
         )  # fmt: skip
         if answer is not None and not error and not self._schedule_done.is_set():
             self._follow(req, answer, done_us)
@@ -385,17 +304,6 @@ class OpenModelGenerator:
             self._drain()
         elif not self._in_flight and self._schedule_done.is_set():
             self._idle.set()
-
-    def _wait_until_due(self, intended_us: int) -> None:
-        """Hold the loop until ``intended_us`` when the hub timer's lead brought this greenlet
-        early (microseconds, about one request in five); the lead learns from each."""
-        due_ns = self._clock.perf_ns_at(intended_us)
-        early_ns = due_ns - time.perf_counter_ns()
-        self._lead.observe(early_ns)
-        if early_ns > 0:
-            while (now_ns := time.perf_counter_ns()) < due_ns:
-                pass
-            self.stats.timer_wait_s += (now_ns - due_ns + early_ns) / 1e9
 
     def _follow(self, req: PlannedRequest, answer: bytearray, done_us: int) -> None:
         """Queue the session's next turn: due ``done_us`` plus its think time."""
@@ -428,10 +336,8 @@ class OpenModelGenerator:
     def stop(self) -> None:
         """Stop scheduling; requests in flight get a short grace in run(), then are cancelled."""
         self._stopping.set()
-        tfd = self._tfd
-        if tfd is not None:  # the hub timer notices at once, not at the next arrival
-            with contextlib.suppress(OSError):  # already closed: the run is over
-                tfd.arm_at(0)
+        if self._arrivals is not None:  # the hub timer notices at once, not at the next arrival
+            self._arrivals.kick()
 
     def run(self, drain_s: float | None = None) -> GeneratorStats:
         """Run the schedule to its end (or stop()), drain in-flight requests, flush every row."""
@@ -446,11 +352,15 @@ class OpenModelGenerator:
         cpu0, wall0 = _cpu_s(), time.monotonic()
         flusher = gevent.spawn(self._flusher)
         staller = gevent.spawn(self._block_loop, *self._test_stall) if self._test_stall else None
-        tfd = TimerFd.open() if os.environ.get(TIMER_ENV, "") != "thread" else None
-        if tfd is not None:
-            self._start_hub_timer(hub, tfd)
-        else:
-            _real_thread(self._timer, (watcher,))
+        base_ns = self._clock.perf_ns_at(self._start_epoch_us)
+        arrivals = ArrivalQueue(
+            iter(self._schedule.offsets_us()), base_ns, self._start_epoch_us,
+            base_ns + round(self._schedule.duration_s * 1e9), self._mix.has_sessions,
+            self._due, self._stopping.is_set,
+        )  # fmt: skip
+        self._arrivals = arrival_timer(arrivals, self._drain, watcher.send)
+        self._arrivals.start(hub.loop)
+        self.stats.timer = self._arrivals.name
         if self._mix.has_sessions:
             self._turns.start()
         try:
@@ -472,18 +382,13 @@ class OpenModelGenerator:
             self._flush()
             watcher.stop()
             watcher.close()
-            if self._tick is not None:
-                self._tick.stop()
-                self._tick.close()
-            if self._tfd is not None:
-                tfd, self._tfd = self._tfd, None
-                tfd.close()
+            self._arrivals.close()
+            if isinstance(self._arrivals, ArrivalTimer):
+                self.stats.timer_lead_us = self._arrivals.lead.ns / 1000
+            self.stats.timer_wait_s = self._arrivals.wait_s
             self._client.close()
             self.stats.cpu_s = _cpu_s() - cpu0
             self.stats.wall_s = time.monotonic() - wall0
-            self.stats.timer_lead_us = (
-                self._lead.ns / 1000 if self.stats.timer == "timerfd" else 0.0
-            )
         return self.stats
 
 
