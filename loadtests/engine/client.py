@@ -18,33 +18,20 @@ import socket
 import ssl
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from urllib.parse import urlsplit
 
+from loadtests.engine.response import (
+    BodySink,
+    ConnectionClosed,
+    HttpProtocolError,
+    Response,
+    ResponseReader,
+)
+
 _RECV_BYTES = 65536
-_NO_BODY_STATUSES = (204, 304)
-BodySink = Callable[[bytes], None]
-
-
-class HttpProtocolError(Exception):
-    """The peer sent something that is not an HTTP/1.x response."""
-
-
-class ConnectionClosed(ConnectionError):
-    """The peer closed the connection before a whole response arrived."""
-
 
 # How a server's close of an idle kept-alive socket shows when the next request uses it.
-_STALE = (ConnectionClosed, ConnectionResetError)
-
-
-@dataclass(frozen=True)
-class Response:
-    status: int
-    headers: dict[str, str]
-    body_bytes: int
-    ttfb_us: int  # when the first byte of the final (not 1xx) response arrived
-    connect_us: int = -1  # TCP connect + TLS handshake of a new connection; -1: reused one
+STALE = (ConnectionClosed, ConnectionResetError)
 
 
 def tls_context(ca_file: str | None = None, insecure: bool = False) -> ssl.SSLContext:
@@ -150,7 +137,7 @@ class Http1Pool:
         conn = self._idle.pop() if self._idle else self._connect(deadline)
         try:
             return self._exchange(conn, raw, deadline, body_sink)
-        except _STALE:
+        except STALE:
             if not conn.reused or conn.received:
                 raise
         return self._exchange(self._connect(deadline), raw, deadline, body_sink)
@@ -159,62 +146,28 @@ class Http1Pool:
         self, conn: _Conn, raw: bytes, deadline: float, sink: BodySink | None
     ) -> Response:
         sock = conn.sock
+        reader = ResponseReader(raw.startswith(b"HEAD "), sink, self._now_us, conn.buf)
         keep = False
         try:
-            conn.received = bool(conn.buf)
             sock.sendall(raw)
-            version, status, headers, rest, ttfb_us = self._read_head(conn, deadline)
-            framed = True  # the body's end is known, so the connection can carry another request
-            if raw.startswith(b"HEAD ") or status < 200 or status in _NO_BODY_STATUSES:
-                body_bytes = 0
-                framed = status != 101  # after a 101 the connection speaks another protocol
-            elif headers.get("transfer-encoding", "").lower().endswith("chunked"):
-                body_bytes, rest = self._read_chunked(sock, rest, deadline, sink)
-            elif (length := headers.get("content-length")) is not None:
-                body_bytes, rest = self._read_length(sock, rest, int(length), deadline, sink)
-            else:  # the body ends when the peer closes
-                body_bytes = self._read_to_close(sock, rest, deadline, sink)
-                rest, framed = b"", False
-            tokens = headers.get("connection", "").lower()
-            closing = "close" in tokens or (version == "HTTP/1.0" and "keep-alive" not in tokens)
-            keep = framed and not closing
-            conn.buf = rest
+            done = reader.feed(b"")
+            while not done:
+                chunk = self._recv(sock, deadline)
+                if not chunk:
+                    reader.eof()
+                    break
+                done = reader.feed(chunk)
+            keep = reader.keep
+            conn.buf = reader.rest
             connect_us, conn.connect_us = conn.connect_us, -1
-            return Response(status, headers, body_bytes, ttfb_us, connect_us)
+            return reader.response(connect_us)
         finally:
+            conn.received = reader.received
             if keep:
                 conn.reused = True
                 self._idle.append(conn)
             else:
                 sock.close()
-
-    def _read_head(
-        self, conn: _Conn, deadline: float
-    ) -> tuple[str, int, dict[str, str], bytes, int]:
-        """The final response's version, status and headers, the bytes after them, its TTFB.
-
-        Interim 1xx responses (100 Continue, 103 Early Hints) are skipped; 101 is final.
-        """
-        buf = conn.buf
-        ttfb_us = -1
-        while True:
-            end = buf.find(b"\r\n\r\n")
-            if end < 0:
-                chunk = self._recv(conn.sock, deadline)
-                if not chunk:
-                    where = "inside" if conn.received else "before"
-                    raise ConnectionClosed(f"connection closed {where} the response headers")
-                conn.received = True
-                if ttfb_us < 0:
-                    ttfb_us = self._now_us()
-                buf += chunk
-                continue
-            version, status, headers = _parse_head(buf[:end])
-            buf = buf[end + 4 :]
-            if 100 <= status < 200 and status != 101:
-                ttfb_us = ttfb_us if buf else -1  # the final response starts with the next read
-                continue
-            return version, status, headers, buf, ttfb_us
 
     def _recv(self, sock: socket.socket, deadline: float) -> bytes:
         remaining = deadline - time.monotonic()
@@ -223,76 +176,10 @@ class Http1Pool:
         sock.settimeout(remaining)
         return sock.recv(_RECV_BYTES)
 
-    def _read_length(
-        self, sock: socket.socket, rest: bytes, need: int, deadline: float, sink: BodySink | None
-    ) -> tuple[int, bytes]:
-        if sink is not None and rest:
-            sink(rest[:need])
-        while len(rest) < need:
-            chunk = self._recv(sock, deadline)
-            if not chunk:
-                raise ConnectionClosed("connection closed inside the response body")
-            if sink is not None:
-                sink(chunk[: need - len(rest)])
-            rest += chunk
-        return need, rest[need:]
-
-    def _read_to_close(
-        self, sock: socket.socket, rest: bytes, deadline: float, sink: BodySink | None
-    ) -> int:
-        body_bytes = len(rest)
-        if sink is not None and rest:
-            sink(rest)
-        while chunk := self._recv(sock, deadline):
-            body_bytes += len(chunk)
-            if sink is not None:
-                sink(chunk)
-        return body_bytes
-
-    def _read_chunked(
-        self, sock: socket.socket, rest: bytes, deadline: float, sink: BodySink | None
-    ) -> tuple[int, bytes]:
-        total = 0
-        while True:
-            while (eol := rest.find(b"\r\n")) < 0:
-                rest += self._more(sock, deadline)
-            size = int(rest[:eol].split(b";", 1)[0], 16)
-            rest = rest[eol + 2 :]
-            if size == 0:
-                while (end := rest.find(b"\r\n")) != 0:  # trailers, then the blank line
-                    if end < 0:
-                        rest += self._more(sock, deadline)
-                    else:
-                        rest = rest[end + 2 :]
-                return total, rest[2:]
-            while len(rest) < size + 2:
-                rest += self._more(sock, deadline)
-            if sink is not None:
-                sink(rest[:size])
-            total += size
-            rest = rest[size + 2 :]
-
-    def _more(self, sock: socket.socket, deadline: float) -> bytes:
-        chunk = self._recv(sock, deadline)
-        if not chunk:
-            raise ConnectionClosed("connection closed inside a chunked body")
-        return chunk
-
-
-def _parse_head(head: bytes) -> tuple[str, int, dict[str, str]]:
-    lines = head.decode("latin-1").split("\r\n")
-    parts = lines[0].split(" ", 2)
-    if len(parts) < 2 or not parts[0].startswith("HTTP/1.") or not parts[1].isdigit():
-        raise HttpProtocolError(f"malformed status line {lines[0][:80]!r}")
-    headers = {}
-    for line in lines[1:]:
-        name, sep, value = line.partition(":")
-        if sep:
-            headers[name.strip().lower()] = value.strip()
-    return parts[0], int(parts[1]), headers
-
 
 __all__ = [
+    "STALE",
+    "BodySink",
     "ConnectionClosed",
     "Http1Pool",
     "HttpProtocolError",

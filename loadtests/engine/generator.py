@@ -40,12 +40,14 @@ from loadtests.engine.client import (
     ConnectionClosed,
     Http1Pool,
     HttpProtocolError,
+    Response,
     header_us,
     request_body_bytes,
 )
 from loadtests.engine.clocksync import Clock
 from loadtests.engine.conversation import answer_text
 from loadtests.engine.hubtimer import ArrivalQueue, ArrivalTimer, ThreadArrivalTimer, arrival_timer
+from loadtests.engine.loopclient import Exchange, LoopHttp
 from loadtests.engine.mix import Mix, PlannedRequest, next_turn
 from loadtests.engine.pacing import Arrivals
 from loadtests.engine.sse import NOT_REPORTED, BodyUsage, TokenClock
@@ -56,6 +58,8 @@ _real_sleep = gevent.monkey.get_original("time", "sleep")
 # Test only: "AT_S:FOR_MS" blocks the event loop once, AT_S into the schedule, for FOR_MS, as a
 # pause of the generator itself would (tests/loadtests/test_stalls_e2e.py). Unset in real runs.
 TEST_STALL_ENV = "EDGEPERF_TEST_STALL"
+# "greenlet" sends plain-HTTP requests from a greenlet each, as TLS ones are (benchmarks compare)
+CLIENT_ENV = "EDGEPERF_CLIENT"
 # Handing rows on (columns, Arrow arrays, live figures) holds the event loop about 0.7 ms plus
 # 1.3 µs a row: every 1 s at 1000 req/s that was a 2 ms block, enough to set P99.9; every 0.25 s
 # it is about 1 ms (30 s runs on the bench target: P99.9 2.06–2.62 ms against 2.26–3.47 ms, send
@@ -136,6 +140,40 @@ def classify_error(exc: BaseException) -> str:
     return type(exc).__name__
 
 
+class _Flight:
+    """One request between its start and its row."""
+
+    __slots__ = ("answer", "body", "intended_us", "owner", "req", "sent_us", "task", "tokens")
+
+    def __init__(
+        self,
+        owner: OpenModelGenerator,
+        intended_us: int,
+        req: PlannedRequest,
+        body: TokenClock | BodyUsage | None,
+    ) -> None:
+        self.owner = owner
+        self.intended_us = intended_us
+        self.req = req
+        self.body = body
+        self.tokens = body if isinstance(body, TokenClock) else None
+        self.answer: bytearray | None = None  # a session's answer, for its next turn
+        self.sent_us = -1
+        self.task: Exchange | gevent.Greenlet | None = None  # on the loop client, or a greenlet
+
+    def complete(self, response: Response | None, error: BaseException | None) -> None:
+        """The loop client's ``done``."""
+        self.owner._complete(self, response, error)
+
+    def cancel(self) -> None:
+        """End it now, recorded as cancelled."""
+        task, client = self.task, self.owner._loop_client
+        if isinstance(task, Exchange) and client is not None:
+            client.cancel(task, gevent.GreenletExit())
+        elif task is not None:
+            gevent.kill(task)
+
+
 class OpenModelGenerator:
     """Drives one worker's share of the schedule at ``base_url`` and hands rows to ``on_rows``."""
 
@@ -172,12 +210,17 @@ class OpenModelGenerator:
         self._client = Http1Pool(
             base_url, timeout_s, self._clock.now_us, ca_file=ca_file, insecure=insecure
         )
+        # Plain HTTP is read in the loop's callbacks; TLS in a greenlet a request (CLIENT_ENV).
+        plain = base_url.startswith("http://") and os.environ.get(CLIENT_ENV) != "greenlet"
+        self._loop_client = LoopHttp(base_url, timeout_s, self._clock.now_us) if plain else None
+        self.client = "loop" if plain else "greenlet"
         # Due times of the schedule (int), due session turns, and None once the schedule ends.
         self._due: collections.deque[int | tuple[int, PlannedRequest] | None] = collections.deque()
         self._turns: TurnTimer[PlannedRequest] = TurnTimer(self._clock.now_us, self._turn_due)
         self._watcher: Any = None  # the hub's async watcher while run() runs
         self._arrivals: ArrivalTimer | ThreadArrivalTimer | None = None  # once run() starts
-        self._in_flight: set[gevent.Greenlet] = set()
+        self._in_flight: set[_Flight] = set()
+        self._draining = False
         self._schedule_done = gevent.event.Event()
         self._idle = gevent.event.Event()
         self._stopping = threading.Event()
@@ -201,6 +244,15 @@ class OpenModelGenerator:
         when the schedule ended, is not sent late: it is counted as not sent (k6's dropped
         iterations), so the run ends on schedule however slow the target is.
         """
+        if self._draining:  # a request that ended as it was started: the loop below goes on
+            return
+        self._draining = True
+        try:
+            self._drain_due()
+        finally:
+            self._draining = False
+
+    def _drain_due(self) -> None:
         due = self._due
         if self._schedule_done.is_set():  # session turns that came due as the schedule ended
             due.clear()
@@ -219,7 +271,7 @@ class OpenModelGenerator:
             if intended_us < oldest_us:
                 self._not_sent(intended_us)
                 continue
-            self._in_flight.add(gevent.spawn_raw(self._send, intended_us, index, planned))
+            self._start(intended_us, index, planned)
         if len(self._in_flight) > self.stats.max_in_flight:
             self.stats.max_in_flight = len(self._in_flight)
         if due and due[-1] is None:  # the schedule is over: what still waits is not sent
@@ -244,25 +296,48 @@ class OpenModelGenerator:
         second = str(max(0, intended_us - self._start_epoch_us) // 1_000_000)
         self.stats.not_sent_by_s[second] = self.stats.not_sent_by_s.get(second, 0) + 1
 
-    def _send(self, intended_us: int, index: int, planned: PlannedRequest | None = None) -> None:
+    def _start(self, intended_us: int, index: int, planned: PlannedRequest | None) -> None:
+        """Send one request: on the loop client at once (after its due time), else (TLS) in a
+        greenlet of its own; ``_complete`` records it."""
         req = planned or self._mix.request_for(index)  # planned: a session's later turn
         turn = req.turn
-        answer = bytearray() if turn is not None and not turn.last else None
-        status, nbytes, cache, error, ttfb_us, connect_us = 0, 0, "", "", -1, -1
-        upstream_us = overhead_us = -1
-        now = self._clock.now_us
-        tokens = TokenClock(now) if req.stream else None
+        tokens = TokenClock(self._clock.now_us) if req.stream else None
         # A chat answer's body is read for its usage (a model: a chat kind); others are not kept.
-        body = tokens or (BodyUsage() if req.model else None)
-        sink: BodySink | None = body.feed if body else None
-        if answer is not None:  # the next turn carries this answer
-            sink = _both(answer.extend, sink)
+        flight = _Flight(self, intended_us, req, tokens or (BodyUsage() if req.model else None))
+        sink: BodySink | None = flight.body.feed if flight.body else None
+        if turn is not None and not turn.last:  # the next turn carries this answer
+            flight.answer = bytearray()
+            sink = _both(flight.answer.extend, sink)
+        self._in_flight.add(flight)
+        if self._loop_client is None:
+            flight.task = gevent.spawn_raw(self._send, flight, sink, planned is None)
+            return
         if self._arrivals is not None and planned is None:  # a session's turn is never early
             self._arrivals.wait_until_due(self._clock.perf_ns_at(intended_us))
-        sent_us = now()
-        exc: BaseException | None = None
+        flight.sent_us = self._clock.now_us()
+        flight.task = self._loop_client.start(req.raw, sink, flight.complete)
+
+    def _send(self, flight: _Flight, sink: BodySink | None, scheduled: bool) -> None:
+        """In a greenlet: one request on the blocking client (TLS)."""
+        if self._arrivals is not None and scheduled:
+            self._arrivals.wait_until_due(self._clock.perf_ns_at(flight.intended_us))
+        flight.sent_us = self._clock.now_us()
         try:
-            response = self._client.request(req.raw, sink)
+            response = self._client.request(flight.req.raw, sink)
+        except BaseException as caught:  # noqa: BLE001 - every failure is a measured outcome
+            self._complete(flight, None, caught)
+        else:
+            self._complete(flight, response, None)
+
+    def _complete(
+        self, flight: _Flight, response: Response | None, exc: BaseException | None
+    ) -> None:
+        """Record a request that ended (its response, or ``exc``) and start what waits."""
+        done_us = self._clock.now_us()
+        req, tokens, body = flight.req, flight.tokens, flight.body
+        status, nbytes, cache, error, ttfb_us, connect_us = 0, 0, "", "", -1, -1
+        upstream_us = overhead_us = -1
+        if response is not None:
             ttfb_us, status, nbytes = response.ttfb_us, response.status, response.body_bytes
             connect_us = response.connect_us
             cache = response.headers.get("x-cache-status", "")
@@ -270,13 +345,11 @@ class OpenModelGenerator:
             overhead_us = header_us(response.headers, self._overhead_header)
             if status >= 400:
                 error = f"HTTP {status}"
-        except gevent.GreenletExit:
-            error = "cancelled"
+        elif isinstance(exc, gevent.GreenletExit):
+            error, exc = "cancelled", None
             self.stats.cancelled += 1
-        except BaseException as caught:  # noqa: BLE001 - every failure is a measured outcome
-            exc = caught
-            error = classify_error(caught)
-        done_us = now()
+        elif exc is not None:
+            error = classify_error(exc)
         self.stats.sent += 1
         if tokens is not None and not error and not tokens.done:
             error = "stream incomplete"  # a stream that ended without its [DONE] event
@@ -289,17 +362,19 @@ class OpenModelGenerator:
         if body is not None:
             body.finish()
             usage = body.usage.as_tuple()
+        turn = req.turn
         self._rows.append(
-            (intended_us, sent_us, ttfb_us, done_us, status, req.kind, req.model, error,
-             nbytes, cache, self._worker, first_us, last_us, count, upstream_us, overhead_us,
-             connect_us, turn.session if turn else -1, turn.index if turn else 0,
+            (flight.intended_us, flight.sent_us, ttfb_us, done_us, status, req.kind, req.model,
+             error, nbytes, cache, self._worker, first_us, last_us, count, upstream_us,
+             overhead_us, connect_us, turn.session if turn else -1, turn.index if turn else 0,
              turn.turns if turn else 0, request_body_bytes(req.raw), *usage, gaps)
         )  # fmt: skip
+        answer = flight.answer
         if answer is not None and not error and not self._schedule_done.is_set():
             self._follow(req, answer, done_us)
         if self._on_request is not None:
-            self._on_request(req, (done_us - intended_us) / 1000.0, nbytes, error, exc)
-        self._in_flight.discard(gevent.getcurrent())
+            self._on_request(req, (done_us - flight.intended_us) / 1000.0, nbytes, error, exc)
+        self._in_flight.discard(flight)
         if self._due:
             self._drain()
         elif not self._in_flight and self._schedule_done.is_set():
@@ -370,8 +445,8 @@ class OpenModelGenerator:
                 self.stats.notes.append(
                     f"{len(self._in_flight)} requests still in flight at the end were cancelled"
                 )
-                for greenlet in list(self._in_flight):
-                    gevent.kill(greenlet)
+                for flight in list(self._in_flight):
+                    flight.cancel()
                 gevent.sleep(0)
         finally:
             self._stopping.set()
@@ -387,6 +462,8 @@ class OpenModelGenerator:
                 self.stats.timer_lead_us = self._arrivals.lead.ns / 1000
             self.stats.timer_wait_s = self._arrivals.wait_s
             self._client.close()
+            if self._loop_client is not None:
+                self._loop_client.close()
             self.stats.cpu_s = _cpu_s() - cpu0
             self.stats.wall_s = time.monotonic() - wall0
         return self.stats

@@ -10,6 +10,7 @@ import pytest
 
 from loadtests.engine.client import ConnectionClosed, Http1Pool, HttpProtocolError, build_request
 from loadtests.engine.generator import classify_error
+from loadtests.engine.loopclient import LoopHttp
 from tests.loadtests.conftest import HANG_S, wait_until
 from tests.loadtests.tlscerts import Certs, make_certs
 
@@ -104,6 +105,13 @@ class CraftedServer:
         self.sock.close()
 
 
+@pytest.fixture(params=["greenlet", "loop"])
+def http_pool(request):
+    """Both plain-HTTP clients: ``Http1Pool`` (read from a greenlet, as TLS always is) and
+    ``LoopHttp`` (read in the event loop's callbacks, the generator's default for http://)."""
+    return Http1Pool if request.param == "greenlet" else LoopHttp
+
+
 def _now_us() -> int:
     return time.time_ns() // 1000
 
@@ -114,10 +122,10 @@ def _peer_closed(sock: socket.socket) -> bool:
     return bool(readable) and sock.recv(1, socket.MSG_PEEK) == b""
 
 
-def test_content_length_keep_alive_and_split_reads():
+def test_content_length_keep_alive_and_split_reads(http_pool):
     ok = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\nX-Cache-Status: HIT\r\n\r\nhello"
     server = CraftedServer([[ok[:10], ok[10:30], ok[30:]], [ok]])
-    pool = Http1Pool(server.url, TIMEOUT_S, _now_us)
+    pool = http_pool(server.url, TIMEOUT_S, _now_us)
     raw = build_request("POST", "/v1/chat/completions", "h", b'{"a":1}', {"X-T": "1"})
     first = pool.request(raw)
     second = pool.request(build_request("GET", "/health", "h", b"", {}))
@@ -130,7 +138,7 @@ def test_content_length_keep_alive_and_split_reads():
     server.close()
 
 
-def test_chunked_body_with_extensions_and_trailers():
+def test_chunked_body_with_extensions_and_trailers(http_pool):
     body = (
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
         b'5\r\nhello\r\n6;x=y\r\n world\r\nA;name="a;b";flag\r\n0123456789\r\n'
@@ -140,7 +148,7 @@ def test_chunked_body_with_extensions_and_trailers():
     cuts = [body.index(b"6;x=y") + 6, body.index(b"0123") + 3, body.index(b"Server-") + 4]
     pieces = [body[a:b] for a, b in zip([0, *cuts], [*cuts, len(body)], strict=True)]
     server = CraftedServer([pieces, [b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n"]])
-    pool = Http1Pool(server.url, TIMEOUT_S, _now_us)
+    pool = http_pool(server.url, TIMEOUT_S, _now_us)
     received: list[bytes] = []
     response = pool.request(build_request("GET", "/", "h", b"", {}), received.append)
     assert response.body_bytes == 21 and b"".join(received) == b"hello world0123456789"
@@ -149,17 +157,17 @@ def test_chunked_body_with_extensions_and_trailers():
     server.close()
 
 
-def test_close_delimited_body_and_connection_close():
+def test_close_delimited_body_and_connection_close(http_pool):
     server = CraftedServer([[b"HTTP/1.0 200 OK\r\n\r\nabc", b"def"]], close_after=True)
-    pool = Http1Pool(server.url, TIMEOUT_S, _now_us)
+    pool = http_pool(server.url, TIMEOUT_S, _now_us)
     assert pool.request(build_request("GET", "/", "h", b"", {})).body_bytes == 6
     server.close()
 
 
-def test_stale_kept_alive_socket_is_retried_once():
+def test_stale_kept_alive_socket_is_retried_once(http_pool):
     ok = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
     server = CraftedServer([[ok], [ok]], close_after=True)  # server closes after each answer
-    pool = Http1Pool(server.url, TIMEOUT_S, _now_us)
+    pool = http_pool(server.url, TIMEOUT_S, _now_us)
     assert pool.request(build_request("GET", "/", "h", b"", {})).status == 200
     # The pooled socket is stale only once the server has closed it and its FIN has arrived.
     wait_until(lambda: server.closed == 1, "the server to close the first connection")
@@ -169,9 +177,9 @@ def test_stale_kept_alive_socket_is_retried_once():
     server.close()
 
 
-def test_errors_are_raised_not_hidden():
+def test_errors_are_raised_not_hidden(http_pool):
     server = CraftedServer([[b"SSH-2.0-nonsense\r\n\r\n"]])
-    pool = Http1Pool(server.url, TIMEOUT_S, _now_us)
+    pool = http_pool(server.url, TIMEOUT_S, _now_us)
     with pytest.raises(HttpProtocolError):
         pool.request(build_request("GET", "/", "h", b"", {}))
     server.close()
@@ -179,7 +187,7 @@ def test_errors_are_raised_not_hidden():
         [[b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"]], close_after=True
     )
     with pytest.raises(ConnectionClosed):
-        Http1Pool(truncated.url, TIMEOUT_S, _now_us).request(
+        http_pool(truncated.url, TIMEOUT_S, _now_us).request(
             build_request("GET", "/", "h", b"", {})
         )
     truncated.close()
@@ -189,20 +197,20 @@ def test_errors_are_raised_not_hidden():
     url = f"http://127.0.0.1:{silent.getsockname()[1]}"
     start = time.monotonic()
     with pytest.raises(TimeoutError):
-        Http1Pool(url, 0.3, _now_us).request(build_request("GET", "/", "h", b"", {}))
+        http_pool(url, 0.3, _now_us).request(build_request("GET", "/", "h", b"", {}))
     # The 0.3 s deadline must have passed; the upper bound only shows the deadline ended the
     # wait (a busy machine may add a lot to 0.3 s, never several seconds).
     assert 0.25 < time.monotonic() - start < 5.0
     silent.close()
 
 
-def test_refused_connection():
+def test_refused_connection(http_pool):
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
     sock.close()
     with pytest.raises(ConnectionRefusedError):
-        Http1Pool(f"http://127.0.0.1:{port}", 1.0, _now_us).request(b"GET / HTTP/1.1\r\n\r\n")
+        http_pool(f"http://127.0.0.1:{port}", 1.0, _now_us).request(b"GET / HTTP/1.1\r\n\r\n")
 
 
 def test_only_http_and_https_targets():
@@ -222,11 +230,11 @@ _NO_BODY = {
 
 
 @pytest.mark.parametrize("case", list(_NO_BODY))
-def test_responses_without_a_body_return_at_once(case):
+def test_responses_without_a_body_return_at_once(case, http_pool):
     method, answer = _NO_BODY[case]
     ok = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
     server = CraftedServer([[answer], [ok]])
-    pool = Http1Pool(server.url, 10.0, _now_us)
+    pool = http_pool(server.url, 10.0, _now_us)
     started = time.monotonic()
     response = pool.request(build_request(method, "/", "h", b"", {}))
     elapsed_s = time.monotonic() - started
@@ -239,7 +247,7 @@ def test_responses_without_a_body_return_at_once(case):
     server.close()
 
 
-def test_interim_100_continue_is_skipped_for_the_final_response():
+def test_interim_100_continue_is_skipped_for_the_final_response(http_pool):
     final = b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nhello"
     early_hints = b"HTTP/1.1 103 Early Hints\r\nLink: </s.css>; rel=preload\r\n\r\n"
     server = CraftedServer(
@@ -248,7 +256,7 @@ def test_interim_100_continue_is_skipped_for_the_final_response():
             [b"HTTP/1.1 100 Continue\r\n\r\n" + early_hints + final],
         ]
     )
-    pool = Http1Pool(server.url, TIMEOUT_S, _now_us)
+    pool = http_pool(server.url, TIMEOUT_S, _now_us)
     raw = build_request("POST", "/v1/chat/completions", "h", b"{}", {"Expect": "100-continue"})
     for _ in range(2):  # the final response in a later read, then in the same read
         response = pool.request(raw)
@@ -266,10 +274,10 @@ def _chat() -> bytes:
     return build_request("POST", "/v1/chat/completions", "h", b"{}", {})
 
 
-def test_close_mid_body_on_a_reused_socket_is_not_retried():
+def test_close_mid_body_on_a_reused_socket_is_not_retried(http_pool):
     truncated = b"HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"
     server = CraftedServer([[OK], [truncated, HANG_UP], [OK]])
-    pool = Http1Pool(server.url, TIMEOUT_S, _now_us)
+    pool = http_pool(server.url, TIMEOUT_S, _now_us)
     assert pool.request(build_request("GET", "/warm", "h", b"", {})).status == 200
     with pytest.raises(ConnectionClosed, match="inside the response body") as caught:
         pool.request(_chat())
@@ -278,9 +286,9 @@ def test_close_mid_body_on_a_reused_socket_is_not_retried():
     server.close()
 
 
-def test_close_mid_headers_on_a_reused_socket_is_not_retried():
+def test_close_mid_headers_on_a_reused_socket_is_not_retried(http_pool):
     server = CraftedServer([[OK], [b"HTTP/1.1 200 OK\r\nContent-Le", HANG_UP], [OK]])
-    pool = Http1Pool(server.url, TIMEOUT_S, _now_us)
+    pool = http_pool(server.url, TIMEOUT_S, _now_us)
     assert pool.request(build_request("GET", "/warm", "h", b"", {})).status == 200
     with pytest.raises(ConnectionClosed, match="inside the response headers"):
         pool.request(_chat())
@@ -293,11 +301,14 @@ def certs(tmp_path_factory) -> Certs:
     return make_certs(tmp_path_factory.mktemp("tls"))
 
 
-@pytest.mark.parametrize("scheme", ["http", "https"])
+@pytest.mark.parametrize("scheme", ["http", "http-loop", "https"])
 def test_close_before_any_byte_on_a_reused_socket_is_retried_once(scheme, certs):
     tls = certs.server_context() if scheme == "https" else None
     server = CraftedServer([[OK], [HANG_UP], [OK], [HANG_UP], [HANG_UP]], tls=tls)
-    pool = Http1Pool(server.url, TIMEOUT_S, _now_us, ca_file=str(certs.ca_file))
+    if scheme == "http-loop":
+        pool = LoopHttp(server.url, TIMEOUT_S, _now_us)
+    else:
+        pool = Http1Pool(server.url, TIMEOUT_S, _now_us, ca_file=str(certs.ca_file))
     assert pool.request(build_request("GET", "/warm", "h", b"", {})).status == 200
     # The server reads the request, then closes without a byte: sent again on a new connection.
     response = pool.request(_chat())
@@ -310,10 +321,10 @@ def test_close_before_any_byte_on_a_reused_socket_is_retried_once(scheme, certs)
     server.close()
 
 
-def test_a_new_connection_closed_before_any_byte_is_not_retried():
+def test_a_new_connection_closed_before_any_byte_is_not_retried(http_pool):
     server = CraftedServer([[HANG_UP], [OK]])
     with pytest.raises(ConnectionClosed):
-        Http1Pool(server.url, TIMEOUT_S, _now_us).request(_chat())
+        http_pool(server.url, TIMEOUT_S, _now_us).request(_chat())
     assert server.count(CHAT) == 1
     server.close()
 

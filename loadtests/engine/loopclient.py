@@ -1,0 +1,285 @@
+"""Plain-HTTP requests driven by the event loop's own callbacks: no greenlet a request.
+
+A greenlet for each request (start it, switch to it, park it on its socket, switch back when the
+answer comes, let it die) costs about 45 µs of CPU a request on this project's 2-core machine,
+against the request's own ~85 µs of sending, receiving and polling (a socket echo benchmark: 130
+against 87 µs). Here a request is a small ``Exchange``: ``start`` sends its bytes on an idle
+kept-alive socket, a read watcher on that socket feeds what arrives to a ``ResponseReader``, and
+``done`` is called from the loop with the response or the error.
+
+Only the rare parts run in a greenlet: opening a connection (``gevent.socket.create_connection``:
+names, timeouts and errors as everywhere else) and the one retry, on a new connection, of a
+request whose reused socket the server had closed before any byte of the answer arrived (as in
+``client.Http1Pool``). Deadlines are checked by one repeating timer: all requests share one
+timeout, so they expire in the order they started. TLS stays on ``Http1Pool``'s greenlets.
+"""
+
+from __future__ import annotations
+
+import _socket
+import socket as stdlib_socket
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+import gevent
+import gevent.event
+import gevent.socket
+
+from loadtests.engine.client import STALE
+from loadtests.engine.response import BodySink, Response, ResponseReader
+
+_RECV_BYTES = 65536
+_READ = 1
+_WRITE = 2
+_SWEEP_S = 0.01  # how often deadlines are checked: a timeout fires up to this much late
+Done = Callable[[Response | None, BaseException | None], None]
+
+
+class _Conn:
+    __slots__ = ("buf", "connect_us", "reused", "sock", "watcher")
+
+    def __init__(self, sock: _socket.socket, watcher: Any, connect_us: int) -> None:
+        self.sock = sock
+        self.watcher = watcher
+        self.buf = b""
+        self.reused = False
+        self.connect_us = connect_us
+
+    def close(self) -> None:
+        self.watcher.stop()
+        self.watcher.close()
+        self.sock.close()
+
+
+class Exchange:
+    """One request in flight; ``LoopHttp`` moves it on."""
+
+    __slots__ = ("conn", "deadline", "done", "finished", "pending", "raw", "reader", "retried",
+                 "sink")  # fmt: skip
+
+    def __init__(self, raw: bytes, sink: BodySink | None, done: Done, deadline: float) -> None:
+        self.raw = raw
+        self.sink = sink
+        self.done = done
+        self.deadline = deadline
+        self.conn: _Conn | None = None
+        self.reader: ResponseReader | None = None
+        self.pending = b""  # request bytes the socket has not taken yet
+        self.finished = False
+        self.retried = False
+
+
+class LoopHttp:
+    """Keep-alive connections to one plain-HTTP origin, driven from the gevent hub's loop.
+
+    ``start`` may be called from the hub (a watcher's callback) or from a greenlet; ``done`` is
+    called once, from the loop, for every exchange started.
+    """
+
+    def __init__(self, base_url: str, timeout_s: float, now_us: Callable[[], int]) -> None:
+        parts = urlsplit(base_url)
+        if parts.scheme != "http":
+            raise ValueError(f"expected an http:// target, got {base_url}")
+        self.host = parts.hostname or "127.0.0.1"
+        self.port = parts.port or 80
+        self.timeout_s = timeout_s
+        self._now_us = now_us
+        self._loop = gevent.get_hub().loop
+        self._idle: list[_Conn] = []
+        self._by_start: deque[Exchange] = deque()  # in flight, oldest (soonest deadline) first
+        self._sweeper: Any = None
+
+    # -- requests -----------------------------------------------------------------------------
+    def start(self, raw: bytes, sink: BodySink | None, done: Done) -> Exchange:
+        """Send ``raw``; ``done(response, None)`` or ``done(None, error)`` follows from the loop."""
+        ex = Exchange(raw, sink, done, time.monotonic() + self.timeout_s)
+        self._by_start.append(ex)
+        if self._sweeper is None:
+            self._sweeper = self._loop.timer(_SWEEP_S, _SWEEP_S)
+            self._sweeper.start(self._sweep)
+        if self._idle:
+            conn = self._idle.pop()
+            conn.reused = True
+            self._send(ex, conn)
+        else:
+            gevent.spawn_raw(self._connect, ex)
+        return ex
+
+    def cancel(self, ex: Exchange, error: BaseException) -> None:
+        """End ``ex`` now with ``error`` (its connection is closed)."""
+        self._fail(ex, error, retry=False)
+
+    def request(self, raw: bytes, sink: BodySink | None = None) -> Response:
+        """From a greenlet: send ``raw`` and wait for the whole response (or its error)."""
+        result: gevent.event.AsyncResult = gevent.event.AsyncResult()
+
+        def done(response: Response | None, error: BaseException | None) -> None:
+            if error is not None:
+                result.set_exception(error)
+            else:
+                result.set(response)
+
+        self.start(raw, sink, done)
+        return result.get()
+
+    def close(self) -> None:
+        if self._sweeper is not None:
+            self._sweeper.stop()
+            self._sweeper.close()
+            self._sweeper = None
+        idle, self._idle = self._idle, []
+        for conn in idle:
+            conn.close()
+
+    # -- the exchange's steps -----------------------------------------------------------------
+    def _connect(self, ex: Exchange) -> None:
+        """In a greenlet: open a connection for ``ex`` (the only step that may wait long)."""
+        start_us = self._now_us()
+        try:
+            timeout_s = max(ex.deadline - time.monotonic(), 1e-3)
+            gsock = gevent.socket.create_connection((self.host, self.port), timeout=timeout_s)
+        except BaseException as error:  # noqa: BLE001 - the exchange's outcome
+            self._fail(ex, error, retry=False)
+            return
+        sock = _socket.socket(gsock.family, gsock.type, gsock.proto, gsock.detach())
+        sock.setblocking(False)
+        sock.setsockopt(stdlib_socket.IPPROTO_TCP, stdlib_socket.TCP_NODELAY, 1)
+        conn = _Conn(sock, self._loop.io(sock.fileno(), _READ), self._now_us() - start_us)
+        if ex.finished:  # timed out or cancelled while connecting
+            self._release(conn)
+            return
+        self._send(ex, conn)
+
+    def _send(self, ex: Exchange, conn: _Conn) -> None:
+        ex.conn = conn
+        ex.reader = ResponseReader(ex.raw.startswith(b"HEAD "), ex.sink, self._now_us, conn.buf)
+        conn.buf = b""
+        raw = ex.raw
+        try:
+            sent = conn.sock.send(raw)
+        except BlockingIOError:
+            sent = 0
+        except OSError as error:
+            self._fail(ex, error, retry=True)
+            return
+        if sent < len(raw):  # the socket's buffer is full: the rest when it is writable
+            ex.pending = raw[sent:]
+            conn.watcher.stop()
+            conn.watcher = _rearm(self._loop, conn, _WRITE)
+            conn.watcher.start(self._writable, ex)
+            return
+        self._await(ex)
+
+    def _await(self, ex: Exchange) -> None:
+        reader = ex.reader
+        assert reader is not None and ex.conn is not None
+        if reader.buf:  # the connection held bytes already (a server's stray extra bytes)
+            try:
+                if reader.feed(b""):
+                    self._finish(ex)
+                    return
+            except BaseException as error:  # noqa: BLE001 - a malformed answer
+                self._fail(ex, error, retry=False)
+                return
+        ex.conn.watcher.start(self._readable, ex)
+
+    def _writable(self, ex: Exchange) -> None:
+        conn = ex.conn
+        assert conn is not None
+        try:
+            sent = conn.sock.send(ex.pending)
+        except BlockingIOError:
+            return
+        except OSError as error:
+            self._fail(ex, error, retry=True)
+            return
+        ex.pending = ex.pending[sent:]
+        if not ex.pending:
+            conn.watcher.stop()
+            conn.watcher = _rearm(self._loop, conn, _READ)
+            self._await(ex)
+
+    def _readable(self, ex: Exchange) -> None:
+        conn, reader = ex.conn, ex.reader
+        assert conn is not None and reader is not None
+        try:
+            data = conn.sock.recv(_RECV_BYTES)
+        except BlockingIOError:
+            return
+        except OSError as error:
+            self._fail(ex, error, retry=True)
+            return
+        try:
+            if data:
+                if not reader.feed(data):
+                    return
+            else:
+                reader.eof()
+        except BaseException as error:  # noqa: BLE001 - a truncated or malformed answer
+            self._fail(ex, error, retry=True)
+            return
+        self._finish(ex)
+
+    def _finish(self, ex: Exchange) -> None:
+        conn, reader = ex.conn, ex.reader
+        assert conn is not None and reader is not None
+        ex.finished = True
+        ex.conn = None
+        connect_us, conn.connect_us = conn.connect_us, -1
+        if reader.keep:
+            conn.watcher.stop()
+            conn.buf = reader.rest
+            self._idle.append(conn)
+        else:
+            conn.close()
+        ex.done(reader.response(connect_us), None)
+
+    def _fail(self, ex: Exchange, error: BaseException, retry: bool) -> None:
+        """End ``ex`` with ``error``, or send it once more on a new connection when its reused
+        socket was found closed before any byte of the answer (``client.Http1Pool``'s rule)."""
+        if ex.finished:
+            return
+        conn, ex.conn = ex.conn, None
+        if conn is not None:
+            conn.close()
+        reader = ex.reader
+        if (
+            retry
+            and isinstance(error, STALE)
+            and conn is not None
+            and conn.reused
+            and not ex.retried
+            and (reader is None or not reader.received)
+        ):
+            ex.retried = True
+            gevent.spawn_raw(self._connect, ex)
+            return
+        ex.finished = True
+        ex.done(None, error)
+
+    def _release(self, conn: _Conn) -> None:
+        self._idle.append(conn)
+
+    def _sweep(self) -> None:
+        """Fail what passed its deadline; forget what finished (oldest first)."""
+        by_start = self._by_start
+        now = time.monotonic()
+        while by_start:
+            ex = by_start[0]
+            if not ex.finished:
+                if ex.deadline > now:
+                    return
+                self._fail(ex, TimeoutError("request timed out"), retry=False)
+            by_start.popleft()
+
+
+def _rearm(loop: Any, conn: _Conn, events: int) -> Any:
+    """A new watcher on ``conn``'s socket for ``events`` (libev watchers keep their events)."""
+    conn.watcher.close()
+    return loop.io(conn.sock.fileno(), events)
+
+
+__all__ = ["Exchange", "LoopHttp"]
