@@ -111,6 +111,7 @@ class GeneratorStats:
     cpu_s: float = 0.0
     wall_s: float = 0.0
     timer: str = "thread"  # what woke the hub at each due time: "timerfd" or "thread"
+    client: str = "loop"  # what sent and read: the loop's callbacks ("loop") or a greenlet each
     timer_lead_us: float = 0.0  # how early the timerfd woke the hub at the end of the run
     timer_wait_s: float = 0.0  # the time greenlets woken early waited for their due time
     notes: list[str] = field(default_factory=list)
@@ -213,7 +214,6 @@ class OpenModelGenerator:
         # Plain HTTP is read in the loop's callbacks; TLS in a greenlet a request (CLIENT_ENV).
         plain = base_url.startswith("http://") and os.environ.get(CLIENT_ENV) != "greenlet"
         self._loop_client = LoopHttp(base_url, timeout_s, self._clock.now_us) if plain else None
-        self.client = "loop" if plain else "greenlet"
         # Due times of the schedule (int), due session turns, and None once the schedule ends.
         self._due: collections.deque[int | tuple[int, PlannedRequest] | None] = collections.deque()
         self._turns: TurnTimer[PlannedRequest] = TurnTimer(self._clock.now_us, self._turn_due)
@@ -226,7 +226,7 @@ class OpenModelGenerator:
         self._stopping = threading.Event()
         self._rows: list[tuple] = []
         self._waiting = 0
-        self.stats = GeneratorStats()
+        self.stats = GeneratorStats(client="loop" if plain else "greenlet")
         self._test_stall = _test_stall(os.environ.get(TEST_STALL_ENV))
 
     def _turn_due(self, due_us: int, req: PlannedRequest) -> None:

@@ -138,6 +138,20 @@ def test_content_length_keep_alive_and_split_reads(http_pool):
     server.close()
 
 
+def test_a_request_larger_than_the_socket_buffer_is_sent_whole(http_pool):
+    # 8 MB does not fit the kernel's socket buffers: the loop client sends the rest as the
+    # socket drains (a write watcher), the greenlet one in sendall.
+    body = bytes(range(256)) * (8 * 4096)
+    ok = b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
+    server = CraftedServer([[ok], [ok]])
+    pool = http_pool(server.url, TIMEOUT_S, _now_us)
+    assert pool.request(build_request("POST", "/big", "h", body, {})).status == 200
+    assert pool.request(build_request("GET", "/after", "h", b"", {})).status == 200
+    assert server.requests[0].endswith(b"\r\n\r\n" + body)
+    assert server.requests[1].startswith(b"GET /after ") and server.connections == 1
+    server.close()
+
+
 def test_chunked_body_with_extensions_and_trailers(http_pool):
     body = (
         b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
