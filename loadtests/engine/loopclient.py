@@ -34,23 +34,33 @@ from loadtests.engine.response import BodySink, Response, ResponseReader
 _RECV_BYTES = 65536
 _READ = 1
 _WRITE = 2
-_SWEEP_S = 0.01  # how often deadlines are checked: a timeout fires up to this much late
+# Deadlines are checked every 1/20 of the timeout (within 5 ms and 0.5 s): a timeout fires up
+# to 5 % late, and a 10 s timeout costs 2 wake-ups a second, not one a request.
+_SWEEP_SHARE = 0.05
 Done = Callable[[Response | None, BaseException | None], None]
 
 
 class _Conn:
-    __slots__ = ("buf", "connect_us", "reused", "sock", "watcher")
+    """A kept-alive socket, read whenever it is readable: for its exchange, or while idle (a
+    server's close is noticed then, not when the next request finds it)."""
 
-    def __init__(self, sock: _socket.socket, watcher: Any, connect_us: int) -> None:
+    __slots__ = ("buf", "connect_us", "ex", "reader", "reused", "sock", "writer")
+
+    def __init__(self, sock: _socket.socket, reader: Any, connect_us: int) -> None:
         self.sock = sock
-        self.watcher = watcher
+        self.reader = reader  # the read watcher, started for the connection's life
+        self.writer: Any = None  # a write watcher, while a request waits to be sent whole
+        self.ex: Exchange | None = None  # the exchange in flight on it
         self.buf = b""
         self.reused = False
         self.connect_us = connect_us
 
     def close(self) -> None:
-        self.watcher.stop()
-        self.watcher.close()
+        self.ex = None
+        for watcher in (self.reader, self.writer):
+            if watcher is not None:
+                watcher.stop()
+                watcher.close()
         self.sock.close()
 
 
@@ -98,7 +108,8 @@ class LoopHttp:
         ex = Exchange(raw, sink, done, time.monotonic() + self.timeout_s)
         self._by_start.append(ex)
         if self._sweeper is None:
-            self._sweeper = self._loop.timer(_SWEEP_S, _SWEEP_S)
+            every_s = min(max(self.timeout_s * _SWEEP_SHARE, 0.005), 0.5)
+            self._sweeper = self._loop.timer(every_s, every_s)
             self._sweeper.start(self._sweep)
         if self._idle:
             conn = self._idle.pop()
@@ -148,16 +159,19 @@ class LoopHttp:
         sock.setblocking(False)
         sock.setsockopt(stdlib_socket.IPPROTO_TCP, stdlib_socket.TCP_NODELAY, 1)
         conn = _Conn(sock, self._loop.io(sock.fileno(), _READ), self._now_us() - start_us)
+        conn.reader.start(self._readable, conn)
         if ex.finished:  # timed out or cancelled while connecting
-            self._release(conn)
+            self._idle.append(conn)
             return
         self._send(ex, conn)
 
     def _send(self, ex: Exchange, conn: _Conn) -> None:
-        ex.conn = conn
-        ex.reader = ResponseReader(ex.raw.startswith(b"HEAD "), ex.sink, self._now_us, conn.buf)
+        ex.conn, conn.ex = conn, ex
+        reader = ex.reader = ResponseReader(
+            ex.raw.startswith(b"HEAD "), ex.sink, self._now_us, conn.buf
+        )
         conn.buf = b""
-        raw = ex.raw
+        raw, ex.pending = ex.raw, b""
         try:
             sent = conn.sock.send(raw)
         except BlockingIOError:
@@ -167,28 +181,16 @@ class LoopHttp:
             return
         if sent < len(raw):  # the socket's buffer is full: the rest when it is writable
             ex.pending = raw[sent:]
-            conn.watcher.stop()
-            conn.watcher = _rearm(self._loop, conn, _WRITE)
-            conn.watcher.start(self._writable, ex)
-            return
-        self._await(ex)
-
-    def _await(self, ex: Exchange) -> None:
-        reader = ex.reader
-        assert reader is not None and ex.conn is not None
+            if conn.writer is None:
+                conn.writer = self._loop.io(conn.sock.fileno(), _WRITE)
+            conn.writer.start(self._writable, ex)
         if reader.buf:  # the connection held bytes already (a server's stray extra bytes)
-            try:
-                if reader.feed(b""):
-                    self._finish(ex)
-                    return
-            except BaseException as error:  # noqa: BLE001 - a malformed answer
-                self._fail(ex, error, retry=False)
-                return
-        ex.conn.watcher.start(self._readable, ex)
+            self._take(ex, b"")
 
     def _writable(self, ex: Exchange) -> None:
         conn = ex.conn
-        assert conn is not None
+        if conn is None:  # ended meanwhile
+            return
         try:
             sent = conn.sock.send(ex.pending)
         except BlockingIOError:
@@ -198,27 +200,48 @@ class LoopHttp:
             return
         ex.pending = ex.pending[sent:]
         if not ex.pending:
-            conn.watcher.stop()
-            conn.watcher = _rearm(self._loop, conn, _READ)
-            self._await(ex)
+            conn.writer.stop()
 
-    def _readable(self, ex: Exchange) -> None:
-        conn, reader = ex.conn, ex.reader
-        assert conn is not None and reader is not None
+    def _readable(self, conn: _Conn) -> None:
         try:
             data = conn.sock.recv(_RECV_BYTES)
         except BlockingIOError:
             return
         except OSError as error:
-            self._fail(ex, error, retry=True)
-            return
-        try:
-            if data:
-                if not reader.feed(data):
-                    return
+            if conn.ex is None:
+                self._drop(conn)
             else:
-                reader.eof()
-        except BaseException as error:  # noqa: BLE001 - a truncated or malformed answer
+                self._fail(conn.ex, error, retry=True)
+            return
+        if conn.ex is not None:
+            if data:
+                self._take(conn.ex, data)
+            else:
+                self._closed(conn.ex)
+        elif data:  # stray bytes on an idle connection: the next response starts with them
+            conn.buf += data
+        else:  # the server closed an idle connection
+            self._drop(conn)
+
+    def _take(self, ex: Exchange, data: bytes) -> None:
+        """``data`` read for ``ex`` (``b""``: parse what its reader holds already)."""
+        reader = ex.reader
+        assert reader is not None
+        try:
+            if not reader.feed(data):
+                return
+        except BaseException as error:  # noqa: BLE001 - a malformed answer
+            self._fail(ex, error, retry=False)
+            return
+        self._finish(ex)
+
+    def _closed(self, ex: Exchange) -> None:
+        """The peer closed ``ex``'s connection: a close-delimited body's end, or an error."""
+        reader = ex.reader
+        assert reader is not None
+        try:
+            reader.eof()
+        except BaseException as error:  # noqa: BLE001 - a truncated answer
             self._fail(ex, error, retry=True)
             return
         self._finish(ex)
@@ -227,10 +250,9 @@ class LoopHttp:
         conn, reader = ex.conn, ex.reader
         assert conn is not None and reader is not None
         ex.finished = True
-        ex.conn = None
+        ex.conn = conn.ex = None
         connect_us, conn.connect_us = conn.connect_us, -1
-        if reader.keep:
-            conn.watcher.stop()
+        if reader.keep and not ex.pending:
             conn.buf = reader.rest
             self._idle.append(conn)
         else:
@@ -260,8 +282,11 @@ class LoopHttp:
         ex.finished = True
         ex.done(None, error)
 
-    def _release(self, conn: _Conn) -> None:
-        self._idle.append(conn)
+    def _drop(self, conn: _Conn) -> None:
+        """Close an idle connection the server closed (or broke)."""
+        if conn in self._idle:
+            self._idle.remove(conn)
+        conn.close()
 
     def _sweep(self) -> None:
         """Fail what passed its deadline; forget what finished (oldest first)."""
@@ -274,12 +299,6 @@ class LoopHttp:
                     return
                 self._fail(ex, TimeoutError("request timed out"), retry=False)
             by_start.popleft()
-
-
-def _rearm(loop: Any, conn: _Conn, events: int) -> Any:
-    """A new watcher on ``conn``'s socket for ``events`` (libev watchers keep their events)."""
-    conn.watcher.close()
-    return loop.io(conn.sock.fileno(), events)
 
 
 __all__ = ["Exchange", "LoopHttp"]

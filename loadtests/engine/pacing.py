@@ -102,7 +102,7 @@ class Schedule:
     def offsets_us(self) -> Iterator[int]:
         """Intended send times of this worker, microseconds from the schedule start, ascending."""
         base_count = 0.0
-        batches = self._operational_times()
+        batches = (batch.tolist() for batch in self._operational_times())  # floats, not numpy's
         pending = next(batches)
         pos = 0
         for span in self.spans:
@@ -110,7 +110,7 @@ class Schedule:
             while True:
                 if pos == len(pending):
                     pending, pos = next(batches), 0
-                count = float(pending[pos]) - base_count
+                count = pending[pos] - base_count
                 if count >= stage_total:
                     break
                 pos += 1

@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 import yaml
 
+from loadtests.engine.generator import CLIENT_ENV
 from loadtests.engine.hubtimer import TIMER_ENV
 from loadtests.placement import decide, format_cpu_list, pinned
 
@@ -115,9 +116,10 @@ def run_hey(url: str, rate_rps: float, duration_s: float, connections: int = 10)
 
 
 def run_harness(
-    url: str, rate_rps: float, duration_s: float, work: Path, cap: int, timer: str | None = None
+    url: str, rate_rps: float, duration_s: float, work: Path, cap: int, client: str | None = None
 ) -> Figures:
-    """One edgeperf run; ``timer`` "thread" keeps the native timer thread (``TIMER_ENV``)."""
+    """One edgeperf run; ``client`` "greenlet" sends each request from a greenlet of its own
+    (``CLIENT_ENV``) instead of the event loop's callbacks."""
     scenario = work / "bench.yaml"
     scenario.write_text(
         yaml.safe_dump(
@@ -131,9 +133,9 @@ def run_harness(
         )
     )  # fmt: skip
     out = work / "runs"
-    env = {k: v for k, v in os.environ.items() if k != TIMER_ENV}
-    if timer is not None:
-        env[TIMER_ENV] = timer
+    env = {k: v for k, v in os.environ.items() if k not in (TIMER_ENV, CLIENT_ENV)}
+    if client is not None:
+        env[CLIENT_ENV] = client
     subprocess.run(
         [sys.executable, "-m", "loadtests.cli", "run", str(scenario), "--host", url,
          "--out", str(out), "--quiet"],
@@ -151,7 +153,7 @@ def run_harness(
     response_ms = (samples["done_us"] - samples["intended_us"]).to_numpy() / 1000
     shutil.rmtree(out)
     return Figures(
-        "edgeperf" if timer is None else f"ep-{timer}", summary["measurements"]["rate_rps"],
+        "edgeperf" if client is None else f"ep-{client}", summary["measurements"]["rate_rps"],
         latency["p50"], latency["p95"], latency["p99"],
         100 * generator["cpu_s"] / generator["wall_s"], 1e6 * generator["cpu_s"] / max(1, requests),
         _below_edges(response_ms, rounded=False),
@@ -211,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
         work = Path(tmp)
         with pinned(target_cpus):
             target = Target(work)
-        results: dict[str, list[Figures]] = {"hey": [], "edgeperf": [], "thread": []}
+        results: dict[str, list[Figures]] = {"hey": [], "edgeperf": [], "greenlet": []}
         try:
             for i in range(args.repeat):
                 with pinned(client_cpus):
@@ -219,14 +221,14 @@ def main(argv: list[str] | None = None) -> int:
                     results["edgeperf"].append(
                         run_harness(target.url, args.rate, args.duration, work, cap=1000)
                     )
-                    results["thread"].append(
-                        run_harness(target.url, args.rate, args.duration, work, 1000, "thread")
+                    results["greenlet"].append(
+                        run_harness(target.url, args.rate, args.duration, work, 1000, "greenlet")
                     )
                 print(f"  run {i + 1}/{args.repeat} done", flush=True)
         finally:
             target.stop()
         print("\nFast loopback target (GET /health answered at once):")
-        medians = [_median(results[tool]) for tool in ("hey", "edgeperf", "thread")]
+        medians = [_median(results[tool]) for tool in ("hey", "edgeperf", "greenlet")]
         print(_table(medians))
         print("\nShare of responses faster than hey's bin edges (exact for both tools):")
         print(_edges_table(medians))
@@ -253,8 +255,8 @@ def main(argv: list[str] | None = None) -> int:
         print("edgeperf measures from the intended send time (coordinated omission corrected);")
         print("hey measures from when each of its 10 workers got round to sending.")
         print("In the freeze run edgeperf's cap is 10 connections, like hey's 10 workers.")
-        print(f"ep-thread: edgeperf with its native timer thread ({TIMER_ENV}=thread) instead of")
-        print("the timerfd and its lead, the default on Linux.")
+        print(f"ep-greenlet: edgeperf sending each request from a greenlet ({CLIENT_ENV}=greenlet,")
+        print("as it sends TLS) instead of in the event loop's callbacks, the default for http://.")
     return 0
 
 

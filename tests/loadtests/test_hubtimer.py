@@ -34,6 +34,10 @@ def test_a_timerfd_is_readable_from_its_due_time_until_cleared():
         timer.arm_at(due)
         assert _readable(timer, 5.0)
         assert time.perf_counter_ns() >= due  # readable no sooner than asked, on perf_counter
+        # Armed again while readable, for later: not readable until then, without a clear (a
+        # tick re-arms without reading the descriptor).
+        timer.arm_at(time.perf_counter_ns() + 3_600 * 10**9)
+        assert not _readable(timer)
     finally:
         timer.close()
 
