@@ -4,14 +4,17 @@ A greenlet for each request (start it, switch to it, park it on its socket, swit
 answer comes, let it die) costs about 45 µs of CPU a request on this project's 2-core machine,
 against the request's own ~85 µs of sending, receiving and polling (a socket echo benchmark: 130
 against 87 µs). Here a request is a small ``Exchange``: ``start`` sends its bytes on an idle
-kept-alive socket, a read watcher on that socket feeds what arrives to a ``ResponseReader``, and
-``done`` is called from the loop with the response or the error.
+kept-alive socket, the socket's read watcher (started once, for the connection's life: no
+``epoll_ctl`` a request) feeds what arrives to a ``ResponseReader``, and ``done`` is called from
+the loop with the response or the error. An idle connection's watcher sees a server's close at
+once, so the next request does not find it stale.
 
 Only the rare parts run in a greenlet: opening a connection (``gevent.socket.create_connection``:
 names, timeouts and errors as everywhere else) and the one retry, on a new connection, of a
 request whose reused socket the server had closed before any byte of the answer arrived (as in
-``client.Http1Pool``). Deadlines are checked by one repeating timer: all requests share one
-timeout, so they expire in the order they started. TLS stays on ``Http1Pool``'s greenlets.
+``client.Http1Pool``). Deadlines are checked by one repeating timer, every 1/20 of the timeout:
+all requests share one timeout, so they expire in the order they started. TLS stays on
+``Http1Pool``'s greenlets.
 """
 
 from __future__ import annotations
@@ -38,6 +41,10 @@ _WRITE = 2
 # to 5 % late, and a 10 s timeout costs 2 wake-ups a second, not one a request.
 _SWEEP_SHARE = 0.05
 Done = Callable[[Response | None, BaseException | None], None]
+
+
+def _ended(response: Response | None, error: BaseException | None) -> None:
+    """An ended exchange's ``done``: its own was called, and let go."""
 
 
 class _Conn:
@@ -106,7 +113,10 @@ class LoopHttp:
     def start(self, raw: bytes, sink: BodySink | None, done: Done) -> Exchange:
         """Send ``raw``; ``done(response, None)`` or ``done(None, error)`` follows from the loop."""
         ex = Exchange(raw, sink, done, time.monotonic() + self.timeout_s)
-        self._by_start.append(ex)
+        by_start = self._by_start
+        while by_start and by_start[0].finished:  # most end in the order they started
+            by_start.popleft()
+        by_start.append(ex)
         if self._sweeper is None:
             every_s = min(max(self.timeout_s * _SWEEP_SHARE, 0.005), 0.5)
             self._sweeper = self._loop.timer(every_s, every_s)
@@ -257,7 +267,8 @@ class LoopHttp:
             self._idle.append(conn)
         else:
             conn.close()
-        ex.done(reader.response(connect_us), None)
+        done, ex.done, ex.reader, ex.sink = ex.done, _ended, None, None  # no cycle through done
+        done(reader.response(connect_us), None)
 
     def _fail(self, ex: Exchange, error: BaseException, retry: bool) -> None:
         """End ``ex`` with ``error``, or send it once more on a new connection when its reused
@@ -280,7 +291,8 @@ class LoopHttp:
             gevent.spawn_raw(self._connect, ex)
             return
         ex.finished = True
-        ex.done(None, error)
+        done, ex.done, ex.reader, ex.sink = ex.done, _ended, None, None
+        done(None, error)
 
     def _drop(self, conn: _Conn) -> None:
         """Close an idle connection the server closed (or broke)."""
