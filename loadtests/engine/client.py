@@ -1,10 +1,11 @@
-"""A lean HTTP/1.1 client for the generator: pre-built request bytes, pooled keep-alive sockets.
+"""A lean HTTP/1.1 client for the generator's TLS requests: pre-built request bytes, pooled
+keep-alive sockets, a greenlet a request (plain HTTP goes through ``loopclient`` instead).
 
 General clients parse and copy more than a load generator needs; at 1000 req/s on a shared
 2-core machine each microsecond of client work is measurement noise and generator CPU. This one
-sends bytes built once per distinct request, marks the first response byte, and understands
-Content-Length, chunked and close-delimited bodies, responses that have no body (1xx, 204, 304
-and answers to HEAD: RFC 9110 §6.4.1), and TLS (https://), kept alive like plain connections.
+sends bytes built once per distinct request and reads the answer with ``response.ResponseReader``
+(Content-Length, chunked and close-delimited bodies, responses without a body), over plain TCP
+or TLS (https://), kept alive alike.
 
 A request is sent again, once, on a new connection only when a reused keep-alive socket ends
 before any byte of the response arrived: the server dropped the idle connection as the request

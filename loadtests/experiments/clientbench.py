@@ -1,4 +1,5 @@
-"""`make bench`: the harness beside hey on the same fast loopback target, then a 1 s freeze.
+"""`make bench`: the harness beside hey on the same fast loopback target, edgeperf alone at
+10,000 req/s, then a 1 s freeze.
 
 A benchmark, not a test: it prints side-by-side figures (medians of --repeat runs) for people to
 read. hey is the reference open-source client (Debian package ``hey``); it keeps 0.1 ms resolution
@@ -198,6 +199,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, default=30.0, help="seconds per run")
     parser.add_argument("--repeat", type=int, default=3, help="runs per tool (medians shown)")
     parser.add_argument("--freeze-duration", type=float, default=30.0)
+    parser.add_argument(
+        "--capacity-rate", type=float, default=10000.0,
+        help="req/s for the runs of one edgeperf process near a core's capacity (0: none)",
+    )  # fmt: skip
     args = parser.parse_args(argv)
     if shutil.which("hey") is None:
         print("bench: hey is not installed (Debian/Ubuntu: apt-get install hey)", file=sys.stderr)
@@ -225,6 +230,13 @@ def main(argv: list[str] | None = None) -> int:
                         run_harness(target.url, args.rate, args.duration, work, 1000, "greenlet")
                     )
                 print(f"  run {i + 1}/{args.repeat} done", flush=True)
+            capacity = []  # how far one generator process goes on its one core
+            if args.capacity_rate > 0:
+                with pinned(client_cpus):
+                    for _ in range(args.repeat):
+                        capacity.append(
+                            run_harness(target.url, args.capacity_rate, args.duration, work, 1000)
+                        )
         finally:
             target.stop()
         print("\nFast loopback target (GET /health answered at once):")
@@ -232,6 +244,10 @@ def main(argv: list[str] | None = None) -> int:
         print(_table(medians))
         print("\nShare of responses faster than hey's bin edges (exact for both tools):")
         print(_edges_table(medians))
+        if capacity:
+            print(f"\nOne edgeperf process at {args.capacity_rate:g} req/s on its one core "
+                  "(its CPU a request falls as wake-ups serve several requests each):")  # fmt: skip
+            print(_table([_median(capacity)]))
 
         freeze = (args.freeze_duration / 2, 1.0)
         print(f"\nThe same target freezing for 1 s at {freeze[0]:g} s of a "
