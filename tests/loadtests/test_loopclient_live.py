@@ -96,8 +96,9 @@ def test_every_arrival_is_sent_and_answered(bench_target, client):
     assert all(i <= s <= t <= d for i, s, t, d in zip(
         rows["intended_us"], rows["sent_us"], rows["ttfb_us"], rows["done_us"], strict=True
     ))  # fmt: skip
-    # One kept-alive connection carries them all at this pace, opened (and timed) once or so.
-    assert 1 <= sum(c >= 0 for c in rows["connect_us"]) <= 3
+    # Kept alive: at 25 ms apart most requests reuse a connection (another opens only while an
+    # answer takes longer than that); each new one is timed.
+    assert 1 <= sum(c >= 0 for c in rows["connect_us"]) <= 10
     # A request leaves no reference cycle behind: garbage only the collector frees made its
     # full collections long and frequent (stalls of 10-40 ms every 8 s at 1000 req/s).
     assert not {"_Flight", "Exchange", "ResponseReader", "Response"} & set(out["garbage"])
