@@ -1,5 +1,5 @@
-"""A lean HTTP/1.1 client for the generator's TLS requests: pre-built request bytes, pooled
-keep-alive sockets, a greenlet a request (plain HTTP goes through ``loopclient`` instead).
+"""A lean HTTP/1.1 client for the generator, a greenlet a request (EDGEPERF_CLIENT=greenlet):
+pre-built request bytes, pooled keep-alive sockets. By default ``loopclient`` sends instead.
 
 General clients parse and copy more than a load generator needs; at 1000 req/s on a shared
 2-core machine each microsecond of client work is measurement noise and generator CPU. This one
@@ -44,6 +44,18 @@ def tls_context(ca_file: str | None = None, insecure: bool = False) -> ssl.SSLCo
         context.verify_mode = ssl.CERT_NONE
     context.set_alpn_protocols(["http/1.1"])
     return context
+
+
+def origin(
+    base_url: str, ca_file: str | None = None, insecure: bool = False
+) -> tuple[str, int, ssl.SSLContext | None]:
+    """Host, port and TLS settings (None: plain HTTP) of an http:// or https:// URL."""
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https"):
+        raise ValueError(f"expected an http:// or https:// target, got {base_url}")
+    https = parts.scheme == "https"
+    tls = tls_context(ca_file, insecure) if https else None
+    return parts.hostname or "127.0.0.1", parts.port or (443 if https else 80), tls
 
 
 def build_request(
@@ -99,16 +111,10 @@ class Http1Pool:
         ca_file: str | None = None,
         insecure: bool = False,
     ) -> None:
-        parts = urlsplit(base_url)
-        if parts.scheme not in ("http", "https"):
-            raise ValueError(f"expected an http:// or https:// target, got {base_url}")
-        https = parts.scheme == "https"
-        self.host = parts.hostname or "127.0.0.1"
-        self.port = parts.port or (443 if https else 80)
-        self.host_header = parts.netloc
+        self.host, self.port, self._tls = origin(base_url, ca_file, insecure)
+        self.host_header = urlsplit(base_url).netloc
         self.timeout_s = timeout_s
         self._now_us = now_us
-        self._tls = tls_context(ca_file, insecure) if https else None
         self._idle: list[_Conn] = []
 
     def _connect(self, deadline: float) -> _Conn:
@@ -180,6 +186,7 @@ class Http1Pool:
 
 __all__ = [
     "STALE",
+    "origin",
     "BodySink",
     "ConnectionClosed",
     "Http1Pool",

@@ -8,10 +8,10 @@ dispatch after it. Elsewhere (or with ``EDGEPERF_TIMER=thread``) a native timer 
 with ~50 µs precision and wakes the hub through an async watcher: two wake-ups and a hand-over of
 the GIL a request, about 0.1 ms after the due time on this project's 2-core machine.
 
-A plain-HTTP request is sent and read in the loop's own callbacks (``loopclient``): no greenlet
-a request, about 45 µs of CPU a request less than a greenlet each. TLS requests (and all of
-them with ``EDGEPERF_CLIENT=greenlet``) each run in a greenlet on ``client.Http1Pool``; both
-record a request the same way (``_complete``).
+A request is sent and read in the loop's own callbacks (``loopclient``, plain HTTP and TLS): no
+greenlet a request, about 85 µs of CPU a request less than a greenlet each. With
+``EDGEPERF_CLIENT=greenlet`` each request runs in a greenlet on ``client.Http1Pool`` instead (for
+comparison); both record a request the same way (``_complete``).
 
 Responses never hold back the schedule: when the concurrency cap is reached, due requests wait in
 a queue until a request finishes, each such wait is counted, and the late requests are still
@@ -63,7 +63,7 @@ _real_sleep = gevent.monkey.get_original("time", "sleep")
 # Test only: "AT_S:FOR_MS" blocks the event loop once, AT_S into the schedule, for FOR_MS, as a
 # pause of the generator itself would (tests/loadtests/test_stalls_e2e.py). Unset in real runs.
 TEST_STALL_ENV = "EDGEPERF_TEST_STALL"
-# "greenlet" sends plain-HTTP requests from a greenlet each, as TLS ones are (benchmarks compare)
+# "greenlet" sends each request from a greenlet of its own on Http1Pool (benchmarks compare)
 CLIENT_ENV = "EDGEPERF_CLIENT"
 # Handing rows on (columns, Arrow arrays, live figures) holds the event loop about 0.7 ms plus
 # 1.3 µs a row: every 1 s at 1000 req/s that was a 2 ms block, enough to set P99.9; every 0.25 s
@@ -216,9 +216,13 @@ class OpenModelGenerator:
         self._client = Http1Pool(
             base_url, timeout_s, self._clock.now_us, ca_file=ca_file, insecure=insecure
         )
-        # Plain HTTP is read in the loop's callbacks; TLS in a greenlet a request (CLIENT_ENV).
-        plain = base_url.startswith("http://") and os.environ.get(CLIENT_ENV) != "greenlet"
-        self._loop_client = LoopHttp(base_url, timeout_s, self._clock.now_us) if plain else None
+        # Sent and read in the loop's callbacks; a greenlet a request with CLIENT_ENV=greenlet.
+        looped = os.environ.get(CLIENT_ENV) != "greenlet"
+        self._loop_client = (
+            LoopHttp(base_url, timeout_s, self._clock.now_us, ca_file=ca_file, insecure=insecure)
+            if looped
+            else None
+        )
         # Due times of the schedule (int), due session turns, and None once the schedule ends.
         self._due: collections.deque[int | tuple[int, PlannedRequest] | None] = collections.deque()
         self._turns: TurnTimer[PlannedRequest] = TurnTimer(self._clock.now_us, self._turn_due)
@@ -231,7 +235,7 @@ class OpenModelGenerator:
         self._stopping = threading.Event()
         self._rows: list[tuple] = []
         self._waiting = 0
-        self.stats = GeneratorStats(client="loop" if plain else "greenlet")
+        self.stats = GeneratorStats(client="loop" if looped else "greenlet")
         self._test_stall = _test_stall(os.environ.get(TEST_STALL_ENV))
 
     def _turn_due(self, due_us: int, req: PlannedRequest) -> None:
@@ -302,8 +306,8 @@ class OpenModelGenerator:
         self.stats.not_sent_by_s[second] = self.stats.not_sent_by_s.get(second, 0) + 1
 
     def _start(self, intended_us: int, index: int, planned: PlannedRequest | None) -> None:
-        """Send one request: on the loop client at once (after its due time), else (TLS) in a
-        greenlet of its own; ``_complete`` records it."""
+        """Send one request: on the loop client at once (after its due time), else in a greenlet
+        of its own; ``_complete`` records it."""
         req = planned or self._mix.request_for(index)  # planned: a session's later turn
         turn = req.turn
         tokens = TokenClock(self._clock.now_us) if req.stream else None
@@ -323,7 +327,7 @@ class OpenModelGenerator:
         flight.task = self._loop_client.start(req.raw, sink, flight.complete)
 
     def _send(self, flight: _Flight, sink: BodySink | None, scheduled: bool) -> None:
-        """In a greenlet: one request on the blocking client (TLS)."""
+        """In a greenlet: one request on the blocking client (``CLIENT_ENV``)."""
         if self._arrivals is not None and scheduled:
             self._arrivals.wait_until_due(self._clock.perf_ns_at(flight.intended_us))
         flight.sent_us = self._clock.now_us()

@@ -1,4 +1,4 @@
-"""Plain-HTTP requests driven by the event loop's own callbacks: no greenlet a request.
+"""HTTP requests driven by the event loop's own callbacks: no greenlet a request.
 
 A greenlet for each request (start it, switch to it, park it on its socket, switch back when the
 answer comes, let it die) costs about 45 µs of CPU a request on this project's 2-core machine,
@@ -9,30 +9,32 @@ kept-alive socket, the socket's read watcher (started once, for the connection's
 the loop with the response or the error. An idle connection's watcher sees a server's close at
 once, so the next request does not find it stale.
 
+TLS (``https://``) runs on memory buffers (``ssl.MemoryBIO``): the socket's bytes go through the
+session in the same callbacks, verified as ``client.Http1Pool`` verifies them.
+
 Only the rare parts run in a greenlet: opening a connection (``gevent.socket.create_connection``:
-names, timeouts and errors as everywhere else) and the one retry, on a new connection, of a
-request whose reused socket the server had closed before any byte of the answer arrived (as in
-``client.Http1Pool``). Deadlines are checked by one repeating timer, every 1/20 of the timeout:
-all requests share one timeout, so they expire in the order they started. TLS stays on
-``Http1Pool``'s greenlets.
+names, timeouts and errors as everywhere else, then the TLS handshake) and the one retry, on a
+new connection, of a request whose reused socket the server had closed before any byte of the
+answer arrived (as in ``client.Http1Pool``). Deadlines are checked by one repeating timer, every
+1/20 of the timeout: all requests share one timeout, so they expire in the order they started.
 """
 
 from __future__ import annotations
 
 import _socket
 import socket as stdlib_socket
+import ssl
 import time
 from collections import deque
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 import gevent
 import gevent.event
 import gevent.socket
 
-from loadtests.engine.client import STALE
-from loadtests.engine.response import BodySink, Response, ResponseReader
+from loadtests.engine.client import STALE, origin
+from loadtests.engine.response import BodySink, ConnectionClosed, Response, ResponseReader
 
 _RECV_BYTES = 65536
 _READ = 1
@@ -47,14 +49,66 @@ def _ended(response: Response | None, error: BaseException | None) -> None:
     """An ended exchange's ``done``: its own was called, and let go."""
 
 
+class _Tls:
+    """A TLS session on memory buffers: the socket carries its records, the loop moves them."""
+
+    __slots__ = ("incoming", "obj", "outgoing")
+
+    def __init__(self, context: ssl.SSLContext, host: str) -> None:
+        self.incoming = ssl.MemoryBIO()
+        self.outgoing = ssl.MemoryBIO()
+        self.obj = context.wrap_bio(self.incoming, self.outgoing, server_hostname=host)
+
+    def handshake(self, sock: Any) -> None:
+        """In a greenlet, on ``sock`` (a gevent socket with its timeout): verify and agree."""
+        while True:
+            try:
+                self.obj.do_handshake()
+            except ssl.SSLWantReadError:
+                sock.sendall(self.outgoing.read())
+                data = sock.recv(_RECV_BYTES)
+                if not data:
+                    raise ConnectionClosed("connection closed during the TLS handshake") from None
+                self.incoming.write(data)
+                continue
+            sock.sendall(self.outgoing.read())
+            return
+
+    def encrypt(self, data: bytes) -> bytes:
+        self.obj.write(data)
+        return self.outgoing.read()
+
+    def decrypt(self, data: bytes) -> tuple[bytes, bool]:
+        """The plaintext that ``data`` (``b""``: the peer closed) completes, and whether the
+        stream ended (a close, with or without TLS's close_notify)."""
+        if data:
+            self.incoming.write(data)
+        else:
+            self.incoming.write_eof()
+        parts = []
+        ended = False
+        try:
+            while chunk := self.obj.read(_RECV_BYTES):
+                parts.append(chunk)
+            ended = True
+        except ssl.SSLWantReadError:  # all there is for now (or a record without data)
+            pass
+        except (ssl.SSLZeroReturnError, ssl.SSLEOFError):
+            ended = True
+        return b"".join(parts), ended
+
+
 class _Conn:
     """A kept-alive socket, read whenever it is readable: for its exchange, or while idle (a
     server's close is noticed then, not when the next request finds it)."""
 
-    __slots__ = ("buf", "connect_us", "ex", "reader", "reused", "sock", "writer")
+    __slots__ = ("buf", "connect_us", "ex", "reader", "reused", "sock", "tls", "writer")
 
-    def __init__(self, sock: _socket.socket, reader: Any, connect_us: int) -> None:
+    def __init__(
+        self, sock: _socket.socket, reader: Any, connect_us: int, tls: _Tls | None = None
+    ) -> None:
         self.sock = sock
+        self.tls = tls  # the TLS session over the socket, for https://
         self.reader = reader  # the read watcher, started for the connection's life
         self.writer: Any = None  # a write watcher, while a request waits to be sent whole
         self.ex: Exchange | None = None  # the exchange in flight on it
@@ -63,11 +117,13 @@ class _Conn:
         self.connect_us = connect_us
 
     def close(self) -> None:
+        """Stop its watchers and close it; again: nothing more."""
         self.ex = None
         for watcher in (self.reader, self.writer):
             if watcher is not None:
                 watcher.stop()
                 watcher.close()
+        self.reader = self.writer = None
         self.sock.close()
 
 
@@ -90,18 +146,23 @@ class Exchange:
 
 
 class LoopHttp:
-    """Keep-alive connections to one plain-HTTP origin, driven from the gevent hub's loop.
+    """Keep-alive connections to one origin, driven from the gevent hub's loop.
 
     ``start`` may be called from the hub (a watcher's callback) or from a greenlet; ``done`` is
-    called once, from the loop, for every exchange started.
+    called once, from the loop, for every exchange started. ``https://`` origins are verified as
+    ``client.Http1Pool`` verifies them (``client.tls_context``).
     """
 
-    def __init__(self, base_url: str, timeout_s: float, now_us: Callable[[], int]) -> None:
-        parts = urlsplit(base_url)
-        if parts.scheme != "http":
-            raise ValueError(f"expected an http:// target, got {base_url}")
-        self.host = parts.hostname or "127.0.0.1"
-        self.port = parts.port or 80
+    def __init__(
+        self,
+        base_url: str,
+        timeout_s: float,
+        now_us: Callable[[], int],
+        *,
+        ca_file: str | None = None,
+        insecure: bool = False,
+    ) -> None:
+        self.host, self.port, self._tls = origin(base_url, ca_file, insecure)
         self.timeout_s = timeout_s
         self._now_us = now_us
         self._loop = gevent.get_hub().loop
@@ -159,16 +220,22 @@ class LoopHttp:
     def _connect(self, ex: Exchange) -> None:
         """In a greenlet: open a connection for ``ex`` (the only step that may wait long)."""
         start_us = self._now_us()
+        gsock = tls = None
         try:
             timeout_s = max(ex.deadline - time.monotonic(), 1e-3)
             gsock = gevent.socket.create_connection((self.host, self.port), timeout=timeout_s)
+            gsock.setsockopt(stdlib_socket.IPPROTO_TCP, stdlib_socket.TCP_NODELAY, 1)
+            if self._tls is not None:
+                tls = _Tls(self._tls, self.host)
+                tls.handshake(gsock)
         except BaseException as error:  # noqa: BLE001 - the exchange's outcome
+            if gsock is not None:
+                gsock.close()
             self._fail(ex, error, retry=False)
             return
         sock = _socket.socket(gsock.family, gsock.type, gsock.proto, gsock.detach())
         sock.setblocking(False)
-        sock.setsockopt(stdlib_socket.IPPROTO_TCP, stdlib_socket.TCP_NODELAY, 1)
-        conn = _Conn(sock, self._loop.io(sock.fileno(), _READ), self._now_us() - start_us)
+        conn = _Conn(sock, self._loop.io(sock.fileno(), _READ), self._now_us() - start_us, tls)
         conn.reader.start(self._readable, conn)
         if ex.finished:  # timed out or cancelled while connecting
             self._idle.append(conn)
@@ -183,6 +250,8 @@ class LoopHttp:
         conn.buf = b""
         raw, ex.pending = ex.raw, b""
         try:
+            if conn.tls is not None:
+                raw = conn.tls.encrypt(raw)
             sent = conn.sock.send(raw)
         except BlockingIOError:
             sent = 0
@@ -215,23 +284,28 @@ class LoopHttp:
     def _readable(self, conn: _Conn) -> None:
         try:
             data = conn.sock.recv(_RECV_BYTES)
+            ended = not data
+            if conn.tls is not None:
+                data, ended = conn.tls.decrypt(data)
         except BlockingIOError:
             return
-        except OSError as error:
+        except OSError as error:  # ssl.SSLError is one too
             if conn.ex is None:
                 self._drop(conn)
             else:
                 self._fail(conn.ex, error, retry=True)
             return
-        if conn.ex is not None:
-            if data:
-                self._take(conn.ex, data)
-            else:
+        ex = conn.ex
+        if data:
+            if ex is not None:
+                self._take(ex, data)
+            else:  # stray bytes on an idle connection: the next response starts with them
+                conn.buf += data
+        if ended:
+            if conn.ex is not None:
                 self._closed(conn.ex)
-        elif data:  # stray bytes on an idle connection: the next response starts with them
-            conn.buf += data
-        else:  # the server closed an idle connection
-            self._drop(conn)
+            else:  # the server closed an idle connection (or the one just answered)
+                self._drop(conn)
 
     def _take(self, ex: Exchange, data: bytes) -> None:
         """``data`` read for ``ex`` (``b""``: parse what its reader holds already)."""

@@ -271,8 +271,8 @@ def main(argv: list[str] | None = None) -> int:
         print("edgeperf measures from the intended send time (coordinated omission corrected);")
         print("hey measures from when each of its 10 workers got round to sending.")
         print("In the freeze run edgeperf's cap is 10 connections, like hey's 10 workers.")
-        print(f"ep-greenlet: edgeperf sending each request from a greenlet ({CLIENT_ENV}=greenlet,")
-        print("as it sends TLS) instead of in the event loop's callbacks, the default for http://.")
+        print(f"ep-greenlet: edgeperf sending each request from a greenlet ({CLIENT_ENV}=greenlet)")
+        print("instead of in the event loop's callbacks, the default.")
     return 0
 
 

@@ -107,8 +107,8 @@ class CraftedServer:
 
 @pytest.fixture(params=["greenlet", "loop"])
 def http_pool(request):
-    """Both plain-HTTP clients: ``Http1Pool`` (read from a greenlet, as TLS always is) and
-    ``LoopHttp`` (read in the event loop's callbacks, the generator's default for http://)."""
+    """Both clients: ``Http1Pool`` (read from a greenlet) and ``LoopHttp`` (read in the event
+    loop's callbacks, the generator's default)."""
     return Http1Pool if request.param == "greenlet" else LoopHttp
 
 
@@ -227,9 +227,9 @@ def test_refused_connection(http_pool):
         http_pool(f"http://127.0.0.1:{port}", 1.0, _now_us).request(b"GET / HTTP/1.1\r\n\r\n")
 
 
-def test_only_http_and_https_targets():
+def test_only_http_and_https_targets(http_pool):
     with pytest.raises(ValueError, match="https://"):
-        Http1Pool("ftp://127.0.0.1:1", 1.0, _now_us)
+        http_pool("ftp://127.0.0.1:1", 1.0, _now_us)
 
 
 # Answers without a body (RFC 9110 §6.4.1): the server keeps the connection open, so a client that
@@ -315,14 +315,11 @@ def certs(tmp_path_factory) -> Certs:
     return make_certs(tmp_path_factory.mktemp("tls"))
 
 
-@pytest.mark.parametrize("scheme", ["http", "http-loop", "https"])
-def test_close_before_any_byte_on_a_reused_socket_is_retried_once(scheme, certs):
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_close_before_any_byte_on_a_reused_socket_is_retried_once(scheme, certs, http_pool):
     tls = certs.server_context() if scheme == "https" else None
     server = CraftedServer([[OK], [HANG_UP], [OK], [HANG_UP], [HANG_UP]], tls=tls)
-    if scheme == "http-loop":
-        pool = LoopHttp(server.url, TIMEOUT_S, _now_us)
-    else:
-        pool = Http1Pool(server.url, TIMEOUT_S, _now_us, ca_file=str(certs.ca_file))
+    pool = http_pool(server.url, TIMEOUT_S, _now_us, ca_file=str(certs.ca_file))
     assert pool.request(build_request("GET", "/warm", "h", b"", {})).status == 200
     # The server reads the request, then closes without a byte: sent again on a new connection.
     response = pool.request(_chat())
@@ -343,9 +340,9 @@ def test_a_new_connection_closed_before_any_byte_is_not_retried(http_pool):
     server.close()
 
 
-def test_https_verifies_with_the_ca_file_and_reuses_one_connection(certs):
+def test_https_verifies_with_the_ca_file_and_reuses_one_connection(certs, http_pool):
     server = CraftedServer([[OK]] * 3, tls=certs.server_context())
-    pool = Http1Pool(server.url, TIMEOUT_S, _now_us, ca_file=str(certs.ca_file))
+    pool = http_pool(server.url, TIMEOUT_S, _now_us, ca_file=str(certs.ca_file))
     responses = [pool.request(build_request("GET", "/", "h", b"", {})) for _ in range(3)]
     assert [r.status for r in responses] == [200, 200, 200]
     assert server.connections == 1 and server.handshakes == 1  # keep-alive over TLS
@@ -354,24 +351,24 @@ def test_https_verifies_with_the_ca_file_and_reuses_one_connection(certs):
     server.close()
 
 
-def test_https_sends_the_host_name_as_sni(certs):
+def test_https_sends_the_host_name_as_sni(certs, http_pool):
     seen: list[str | None] = []
     context = certs.server_context()
     context.sni_callback = lambda _sock, name, _ctx: seen.append(name)
     server = CraftedServer([[OK]], tls=context)
     url = server.url.replace("127.0.0.1", "localhost")
-    pool = Http1Pool(url, TIMEOUT_S, _now_us, ca_file=str(certs.ca_file))
+    pool = http_pool(url, TIMEOUT_S, _now_us, ca_file=str(certs.ca_file))
     assert pool.request(build_request("GET", "/", "h", b"", {})).status == 200
     assert seen == ["localhost"]
     server.close()
 
 
-def test_https_without_the_ca_fails_verification_and_insecure_does_not(certs):
+def test_https_without_the_ca_fails_verification_and_insecure_does_not(certs, http_pool):
     server = CraftedServer([[OK]], tls=certs.server_context())
     with pytest.raises(ssl.SSLCertVerificationError) as caught:
-        Http1Pool(server.url, TIMEOUT_S, _now_us).request(build_request("GET", "/", "h", b"", {}))
+        http_pool(server.url, TIMEOUT_S, _now_us).request(build_request("GET", "/", "h", b"", {}))
     assert classify_error(caught.value) == "tls verification"
-    insecure = Http1Pool(server.url, TIMEOUT_S, _now_us, insecure=True)
+    insecure = http_pool(server.url, TIMEOUT_S, _now_us, insecure=True)
     assert insecure.request(build_request("GET", "/", "h", b"", {})).status == 200
     assert server.handshakes == 1  # the refused handshake never completed
     server.close()

@@ -1,7 +1,7 @@
-"""The generator's two ways of sending plain HTTP against real loopback targets: in the event
-loop's callbacks (the default) and a greenlet a request (``EDGEPERF_CLIENT=greenlet``, as TLS
-is always sent). Both send every arrival, time out on the request's deadline and record what is
-still in flight at the end as cancelled.
+"""The generator's two ways of sending against real loopback targets: in the event loop's
+callbacks (the default) and a greenlet a request (``EDGEPERF_CLIENT=greenlet``). Both send every
+arrival, time out on the request's deadline and record what is still in flight at the end as
+cancelled.
 
 The generator runs in a subprocess (gevent patches its interpreter, as Locust does).
 """
