@@ -28,8 +28,6 @@ import collections
 import gc
 import os
 import resource
-import socket
-import ssl
 import threading
 import time
 from collections.abc import Callable
@@ -40,22 +38,15 @@ import gevent
 import gevent.event
 import gevent.monkey
 
-from loadtests.engine.client import (
-    BodySink,
-    ConnectionClosed,
-    Http1Pool,
-    HttpProtocolError,
-    Response,
-    header_us,
-    request_body_bytes,
-)
+from loadtests.engine.client import Http1Pool, Response, header_us, request_body_bytes
 from loadtests.engine.clocksync import Clock
 from loadtests.engine.conversation import answer_text
+from loadtests.engine.flight import Flight, classify_error
 from loadtests.engine.hubtimer import ArrivalQueue, ArrivalTimer, ThreadArrivalTimer, arrival_timer
-from loadtests.engine.loopclient import Exchange, LoopHttp
+from loadtests.engine.loopclient import LoopHttp
 from loadtests.engine.mix import Mix, PlannedRequest, next_turn
 from loadtests.engine.pacing import Arrivals
-from loadtests.engine.sse import NOT_REPORTED, BodyUsage, TokenClock
+from loadtests.engine.sse import NOT_REPORTED
 from loadtests.engine.turntimer import TurnTimer
 from loadtests.recording.samples import COLUMNS, Columns
 
@@ -82,17 +73,6 @@ def _test_stall(text: str | None) -> tuple[float, float] | None:
     except ValueError:
         raise ValueError(f"{TEST_STALL_ENV}={text!r}: expected AT_S:FOR_MS, e.g. 2:200") from None
     return at_s, for_ms
-
-
-def _both(first: BodySink, second: BodySink | None) -> BodySink:
-    if second is None:
-        return first
-
-    def sink(data: bytes) -> None:
-        first(data)
-        second(data)
-
-    return sink
 
 
 def _cpu_s() -> float:
@@ -123,61 +103,6 @@ class GeneratorStats:
 
     def as_dict(self) -> dict[str, object]:
         return dict(self.__dict__)
-
-
-def classify_error(exc: BaseException) -> str:
-    """A short, stable error class for a failed request."""
-    if isinstance(exc, gevent.Timeout | socket.timeout | TimeoutError):
-        return "timeout"
-    if isinstance(exc, ConnectionRefusedError):
-        return "connection refused"
-    if isinstance(exc, ConnectionResetError | BrokenPipeError):
-        return "connection reset"
-    if isinstance(exc, ConnectionClosed):
-        return "connection closed"
-    if isinstance(exc, ssl.SSLCertVerificationError):  # also a ValueError: before that test
-        return "tls verification"
-    if isinstance(exc, ssl.SSLError):
-        return "tls error"
-    if isinstance(exc, HttpProtocolError | ValueError | UnicodeDecodeError):
-        return "malformed response"
-    if isinstance(exc, socket.gaierror):
-        return "dns"
-    return type(exc).__name__
-
-
-class _Flight:
-    """One request between its start and its row."""
-
-    __slots__ = ("answer", "body", "intended_us", "owner", "req", "sent_us", "task", "tokens")
-
-    def __init__(
-        self,
-        owner: OpenModelGenerator,
-        intended_us: int,
-        req: PlannedRequest,
-        body: TokenClock | BodyUsage | None,
-    ) -> None:
-        self.owner = owner
-        self.intended_us = intended_us
-        self.req = req
-        self.body = body
-        self.tokens = body if isinstance(body, TokenClock) else None
-        self.answer: bytearray | None = None  # a session's answer, for its next turn
-        self.sent_us = -1
-        self.task: Exchange | gevent.Greenlet | None = None  # on the loop client, or a greenlet
-
-    def complete(self, response: Response | None, error: BaseException | None) -> None:
-        """The loop client's ``done``."""
-        self.owner._complete(self, response, error)
-
-    def cancel(self) -> None:
-        """End it now, recorded as cancelled."""
-        task, client = self.task, self.owner._loop_client
-        if isinstance(task, Exchange) and client is not None:
-            client.cancel(task, gevent.GreenletExit())
-        elif task is not None:
-            gevent.kill(task)
 
 
 class OpenModelGenerator:
@@ -213,22 +138,17 @@ class OpenModelGenerator:
         self._on_request = on_request
         self._flush_interval_s = flush_interval_s
         self._clock = clock or Clock()
-        self._client = Http1Pool(
-            base_url, timeout_s, self._clock.now_us, ca_file=ca_file, insecure=insecure
-        )
         # Sent and read in the loop's callbacks; a greenlet a request with CLIENT_ENV=greenlet.
         looped = os.environ.get(CLIENT_ENV) != "greenlet"
-        self._loop_client = (
-            LoopHttp(base_url, timeout_s, self._clock.now_us, ca_file=ca_file, insecure=insecure)
-            if looped
-            else None
+        self._client = (LoopHttp if looped else Http1Pool)(
+            base_url, timeout_s, self._clock.now_us, ca_file=ca_file, insecure=insecure
         )
         # Due times of the schedule (int), due session turns, and None once the schedule ends.
         self._due: collections.deque[int | tuple[int, PlannedRequest] | None] = collections.deque()
         self._turns: TurnTimer[PlannedRequest] = TurnTimer(self._clock.now_us, self._turn_due)
         self._watcher: Any = None  # the hub's async watcher while run() runs
         self._arrivals: ArrivalTimer | ThreadArrivalTimer | None = None  # once run() starts
-        self._in_flight: set[_Flight] = set()
+        self._in_flight: set[Flight] = set()
         self._draining = False
         self._schedule_done = gevent.event.Event()
         self._idle = gevent.event.Event()
@@ -309,37 +229,31 @@ class OpenModelGenerator:
         """Send one request: on the loop client at once (after its due time), else in a greenlet
         of its own; ``_complete`` records it."""
         req = planned or self._mix.request_for(index)  # planned: a session's later turn
-        turn = req.turn
-        tokens = TokenClock(self._clock.now_us) if req.stream else None
-        # A chat answer's body is read for its usage (a model: a chat kind); others are not kept.
-        flight = _Flight(self, intended_us, req, tokens or (BodyUsage() if req.model else None))
-        sink: BodySink | None = flight.body.feed if flight.body else None
-        if turn is not None and not turn.last:  # the next turn carries this answer
-            flight.answer = bytearray()
-            sink = _both(flight.answer.extend, sink)
+        flight = Flight(intended_us, req, self._clock.now_us, self._complete)
         self._in_flight.add(flight)
-        if self._loop_client is None:
-            flight.task = gevent.spawn_raw(self._send, flight, sink, planned is None)
+        client = self._client
+        if not isinstance(client, LoopHttp):
+            flight.task = gevent.spawn_raw(self._send, client, flight, planned is None)
             return
         if self._arrivals is not None and planned is None:  # a session's turn is never early
             self._arrivals.wait_until_due(self._clock.perf_ns_at(intended_us))
         flight.sent_us = self._clock.now_us()
-        flight.task = self._loop_client.start(req.raw, sink, flight.complete)
+        flight.task = client.start(req.raw, flight.sink, flight.complete)
 
-    def _send(self, flight: _Flight, sink: BodySink | None, scheduled: bool) -> None:
+    def _send(self, client: Http1Pool, flight: Flight, scheduled: bool) -> None:
         """In a greenlet: one request on the blocking client (``CLIENT_ENV``)."""
         if self._arrivals is not None and scheduled:
             self._arrivals.wait_until_due(self._clock.perf_ns_at(flight.intended_us))
         flight.sent_us = self._clock.now_us()
         try:
-            response = self._client.request(flight.req.raw, sink)
+            response = client.request(flight.req.raw, flight.sink)
         except BaseException as caught:  # noqa: BLE001 - every failure is a measured outcome
             self._complete(flight, None, caught)
         else:
             self._complete(flight, response, None)
 
     def _complete(
-        self, flight: _Flight, response: Response | None, exc: BaseException | None
+        self, flight: Flight, response: Response | None, exc: BaseException | None
     ) -> None:
         """Record a request that ended (its response, or ``exc``) and start what waits."""
         done_us = self._clock.now_us()
@@ -455,7 +369,7 @@ class OpenModelGenerator:
                     f"{len(self._in_flight)} requests still in flight at the end were cancelled"
                 )
                 for flight in list(self._in_flight):
-                    flight.cancel()
+                    flight.cancel(self._client)
                 gevent.sleep(0)
         finally:
             self._stopping.set()
@@ -471,11 +385,9 @@ class OpenModelGenerator:
                 self.stats.timer_lead_us = self._arrivals.lead.ns / 1000
             self.stats.timer_wait_s = self._arrivals.wait_s
             self._client.close()
-            if self._loop_client is not None:
-                self._loop_client.close()
             self.stats.cpu_s = _cpu_s() - cpu0
             self.stats.wall_s = time.monotonic() - wall0
         return self.stats
 
 
-__all__ = ["Clock", "GeneratorStats", "OpenModelGenerator", "classify_error"]
+__all__ = ["Clock", "GeneratorStats", "OpenModelGenerator"]

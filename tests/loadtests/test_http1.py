@@ -9,7 +9,7 @@ import time
 import pytest
 
 from loadtests.engine.client import ConnectionClosed, Http1Pool, HttpProtocolError, build_request
-from loadtests.engine.generator import classify_error
+from loadtests.engine.flight import classify_error
 from loadtests.engine.loopclient import LoopHttp
 from tests.loadtests.conftest import HANG_S, wait_until
 from tests.loadtests.tlscerts import Certs, make_certs
