@@ -29,7 +29,7 @@ from loadtests.engine.response import (
     ResponseReader,
 )
 
-_RECV_BYTES = 65536
+RECV_BYTES = 65536  # the most a read takes from a socket at once
 
 # How a server's close of an idle kept-alive socket shows when the next request uses it.
 STALE = (ConnectionClosed, ConnectionResetError)
@@ -181,10 +181,11 @@ class Http1Pool:
         if remaining <= 0:
             raise TimeoutError("request timed out")
         sock.settimeout(remaining)
-        return sock.recv(_RECV_BYTES)
+        return sock.recv(RECV_BYTES)
 
 
 __all__ = [
+    "RECV_BYTES",
     "STALE",
     "origin",
     "BodySink",

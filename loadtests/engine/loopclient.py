@@ -33,10 +33,9 @@ import gevent
 import gevent.event
 import gevent.socket
 
-from loadtests.engine.client import STALE, origin
+from loadtests.engine.client import RECV_BYTES, STALE, origin
 from loadtests.engine.response import BodySink, ConnectionClosed, Response, ResponseReader
 
-_RECV_BYTES = 65536
 _READ = 1
 _WRITE = 2
 # Deadlines are checked every 1/20 of the timeout (within 5 ms and 0.5 s): a timeout fires up
@@ -66,7 +65,7 @@ class _Tls:
                 self.obj.do_handshake()
             except ssl.SSLWantReadError:
                 sock.sendall(self.outgoing.read())
-                data = sock.recv(_RECV_BYTES)
+                data = sock.recv(RECV_BYTES)
                 if not data:
                     raise ConnectionClosed("connection closed during the TLS handshake") from None
                 self.incoming.write(data)
@@ -88,7 +87,7 @@ class _Tls:
         parts = []
         ended = False
         try:
-            while chunk := self.obj.read(_RECV_BYTES):
+            while chunk := self.obj.read(RECV_BYTES):
                 parts.append(chunk)
             ended = True
         except ssl.SSLWantReadError:  # all there is for now (or a record without data)
@@ -283,7 +282,7 @@ class LoopHttp:
 
     def _readable(self, conn: _Conn) -> None:
         try:
-            data = conn.sock.recv(_RECV_BYTES)
+            data = conn.sock.recv(RECV_BYTES)
             ended = not data
             if conn.tls is not None:
                 data, ended = conn.tls.decrypt(data)
